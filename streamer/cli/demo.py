@@ -1,0 +1,143 @@
+"""`streamer demo`: synthetic traffic for several models with scripted incidents.
+
+- ``churn``: stationary, with a registered reference: stays ``ok``.
+- ``fraud``: registered reference; after ``drift_after_s`` its ``amount`` grows and its ``country`` mix
+  moves: data drift and prediction drift alerts.
+- ``pricing``: a regression model whose latency degrades after ``drift_after_s``.
+- ``recsys``: goes silent after ``silent_after_s``; its last window is closed by the idle timer.
+- ``ranker``: no reference; takes its first window as the baseline.
+- malformed messages every few seconds, which land in dead letters.
+Label events follow ``fraud`` and ``churn`` predictions a little later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import click
+import numpy as np
+import orjson
+
+from streamer.cli.producer import producer_for
+from streamer.config import Settings, load_settings
+from streamer.reference.profile import ReferenceProfile
+
+COUNTRIES = np.array(["DE", "FR", "US", "GB", "IT"])
+BASE_MIX = np.array([0.35, 0.25, 0.2, 0.15, 0.05])
+DRIFT_MIX = np.array([0.15, 0.15, 0.5, 0.15, 0.05])
+
+
+def fraud_rows(rng: np.random.Generator, n: int, drifted: bool) -> list[dict[str, Any]]:
+    amount = rng.lognormal(3.0 + (0.6 if drifted else 0.0), 0.8, n)
+    country = rng.choice(COUNTRIES, n, p=DRIFT_MIX if drifted else BASE_MIX)
+    age = rng.normal(40, 12, n).round()
+    proba = 1 / (1 + np.exp(-(amount / 40 - 2.5)))
+    rows = []
+    for i in range(n):
+        rows.append({"features": {"amount": round(float(amount[i]), 2), "country": str(country[i]),
+                                  "age": None if rng.random() < 0.02 else float(age[i]),
+                                  "is_new": bool(rng.random() < 0.3)},
+                     "prediction": int(proba[i] > 0.5), "prediction_proba": round(float(proba[i]), 4),
+                     "latency_ms": round(float(rng.gamma(4, 3)), 2)})
+    return rows
+
+
+def churn_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    tenure = rng.exponential(24, n)
+    spend = rng.normal(70, 20, n)
+    plan = rng.choice(np.array(["basic", "plus", "pro"]), n, p=[0.5, 0.35, 0.15])
+    score = 1 / (1 + np.exp(tenure / 12 - 1))
+    return [{"features": {"tenure_months": round(float(tenure[i]), 1), "monthly_spend": round(float(spend[i]), 2),
+                          "plan": str(plan[i])},
+             "prediction": int(score[i] > 0.5), "prediction_proba": round(float(score[i]), 4),
+             "latency_ms": round(float(rng.gamma(3, 2)), 2)} for i in range(n)]
+
+
+def pricing_rows(rng: np.random.Generator, n: int, slow: bool) -> list[dict[str, Any]]:
+    size = rng.normal(120, 30, n)
+    rooms = rng.integers(1, 6, n)
+    return [{"features": {"size_m2": round(float(size[i]), 1), "rooms": int(rooms[i])},
+             "prediction": round(float(size[i] * 3000 + rooms[i] * 10000), 0),
+             "latency_ms": round(float(rng.gamma(4, 20 if slow else 5)), 2)} for i in range(n)]
+
+
+def simple_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    return [{"features": {"clicks": int(c), "dwell_s": round(float(d), 2)}, "prediction": int(c > 3)}
+            for c, d in zip(rng.poisson(3, n), rng.exponential(30, n), strict=True)]
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    features = {name: [r["features"].get(name) for r in rows] for name in rows[0]["features"]}
+    outputs = {"prediction": [r["prediction"] for r in rows]}
+    if "prediction_proba" in rows[0]:
+        outputs["prediction_proba"] = [r["prediction_proba"] for r in rows]
+    return features, outputs
+
+
+def reference_profiles(rng: np.random.Generator) -> list[ReferenceProfile]:
+    sources = {"fraud": fraud_rows(rng, 5000, False), "churn": churn_rows(rng, 5000),
+               "pricing": pricing_rows(rng, 5000, False), "recsys": simple_rows(rng, 5000)}
+    return [ReferenceProfile.from_columns(model, None, *_columns(rows), source="streamer demo")
+            for model, rows in sources.items()]
+
+
+async def run_demo(settings: Settings, rate: float, duration_s: float | None, drift_after_s: float = 30.0,
+                   silent_after_s: float = 90.0, seed: int = 7) -> int:
+    rng = np.random.default_rng(seed)
+    sent = 0
+    async with producer_for(settings) as producer:
+        for profile in reference_profiles(rng):
+            await producer.send_and_wait(settings.topic_references, profile.to_json(), key=profile.key.encode())
+        started = time.monotonic()
+        tick_s = 0.2
+        pending_labels: list[tuple[float, bytes, bytes]] = []
+        for step in itertools.count():
+            elapsed = time.monotonic() - started
+            if duration_s is not None and elapsed >= duration_s:
+                break
+            per_model = max(1, int(rng.poisson(rate * tick_s / 5)))
+            now = time.time()
+            late = elapsed >= drift_after_s
+            batches = {"fraud": ("3", fraud_rows(rng, per_model, late)), "churn": ("1", churn_rows(rng, per_model)),
+                       "pricing": ("2", pricing_rows(rng, per_model, late)), "ranker": ("1", simple_rows(rng, per_model))}
+            if elapsed < silent_after_s:
+                batches["recsys"] = ("1", simple_rows(rng, per_model))
+            for model, (version, rows) in batches.items():
+                for i, row in enumerate(rows):
+                    request_id = f"{model}-{step}-{i}"
+                    event = {"model": model, "version": version, "timestamp": now, "request_id": request_id, **row}
+                    await producer.send(settings.topic_predictions, orjson.dumps(event), key=model.encode())
+                    sent += 1
+                    if model in ("fraud", "churn"):
+                        label = {"model": model, "version": version, "request_id": request_id,
+                                 "label": int(rng.random() < row["prediction_proba"]), "timestamp": now}
+                        pending_labels.append((now + 5.0, model.encode(), orjson.dumps(label)))
+            while pending_labels and pending_labels[0][0] <= now:
+                _, key, value = pending_labels.pop(0)
+                await producer.send(settings.topic_labels, value, key=key)
+            if step % 25 == 0:  # every ~5 s: malformed input the worker must survive
+                await producer.send(settings.topic_predictions, b'{"model": "fraud", "features": [1, 2', key=b"fraud")
+                await producer.send(settings.topic_predictions, b'{"features": {"x": 1}}', key=b"fraud")
+            await asyncio.sleep(max(0.0, started + (step + 1) * tick_s - time.monotonic()))
+        await producer.flush()
+    return sent
+
+
+@click.command("demo")
+@click.option("--rate", type=click.FloatRange(min=1), default=100.0, show_default=True, help="Events per second, all models.")
+@click.option("--duration", type=click.FloatRange(min=1), default=None, help="Seconds to run (default: until Ctrl-C).")
+@click.option("--drift-after", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds before the fraud model's inputs shift.")
+def demo(rate: float, duration: float | None, drift_after: float) -> None:
+    """Send synthetic prediction and label traffic with scripted incidents."""
+    settings = load_settings()
+    click.echo(f"demo: {rate:g} events/s to {settings.broker}; models fraud (drifts after {drift_after:g} s), "
+               "churn (stable), pricing (slows down), recsys (goes silent), ranker (baseline)", err=True)
+    try:
+        sent = asyncio.run(run_demo(settings, rate, duration, drift_after))
+        click.echo(f"demo: sent {sent} events", err=True)
+    except KeyboardInterrupt:
+        pass

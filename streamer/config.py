@@ -1,0 +1,218 @@
+"""Configuration: one frozen :class:`Settings` built once from the environment and an optional file.
+
+Every key is an environment variable ``STREAMER_<KEY>``; ``STREAMER_CONFIG`` may name a YAML or TOML
+file with the same keys in lower case (``window_seconds: 60``) plus per-model overrides under
+``models``. The environment wins over the file.
+
+>>> settings = load_settings({"STREAMER_WINDOW_SECONDS": "30"})
+>>> settings.window_seconds, settings.broker_urls
+(30.0, ('kafka://127.0.0.1:9092',))
+>>> settings.drift_policy("fraud").alpha_detected
+0.0005
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamer.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DriftPolicy:
+    """How a window's drift metrics become a status; see README "Decision rule".
+
+    ``alpha_*`` are family-wise false-alarm probabilities per window and model: each feature's test
+    is held to ``alpha / number_of_features`` (Bonferroni). A feature is flagged only when its test
+    is significant *and* its effect is at least ``min_effect_*`` (Wasserstein distance in reference
+    standard deviations for numeric features, total variation distance for categorical ones), so
+    huge windows do not alarm on shifts too small to matter.
+    """
+
+    alpha_suspected: float = 0.005
+    alpha_detected: float = 0.0005
+    min_effect_numeric: float = 0.05
+    min_effect_categorical: float = 0.02
+    # The model is flagged when at least this many features are flagged.
+    min_drifted_features: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha_detected <= self.alpha_suspected < 1:
+            raise ConfigError("drift alphas need 0 < alpha_detected <= alpha_suspected < 1")
+        if self.min_effect_numeric < 0 or self.min_effect_categorical < 0:
+            raise ConfigError("drift min_effect values must be >= 0")
+        if self.min_drifted_features < 1:
+            raise ConfigError("drift min_drifted_features must be >= 1")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """TLS/SASL settings for a production cluster (passed to aiokafka and Faust)."""
+
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+    sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "streamer"
+    window_seconds: float = 60.0
+    allowed_lateness_seconds: float = 10.0
+    idle_close_seconds: float = 30.0
+    data_dir: str = "./var"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    partitions: int = 8
+    replication_factor: int = 1
+    topic_predictions: str = "predictions"
+    topic_labels: str = "labels"
+    topic_alerts: str = "alerts"
+    topic_references: str = "references"
+    topic_dead_letters: str = "dead-letters"
+    api_token: str | None = None
+    label_ttl_seconds: float = 86400.0
+    baseline_windows: int = 1
+    missing_after_seconds: float = 300.0
+    # Closed-window summaries kept per model for the API.
+    history_windows: int = 500
+    # Recent alerts kept for the API.
+    history_alerts: int = 10000
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_categories: int = 64
+    batch_max_events: int = 2000
+    batch_within_seconds: float = 0.05
+    rocksdb_block_cache_mb: int = 16
+    rocksdb_write_buffer_mb: int = 8
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    default_drift: DriftPolicy = field(default_factory=DriftPolicy)
+    model_drift: Mapping[str, DriftPolicy] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.window_seconds <= 0:
+            raise ConfigError("STREAMER_WINDOW_SECONDS must be > 0")
+        if self.allowed_lateness_seconds < 0 or self.idle_close_seconds <= 0:
+            raise ConfigError("lateness must be >= 0 and idle close > 0 seconds")
+        if self.partitions < 1:
+            raise ConfigError("STREAMER_PARTITIONS must be >= 1")
+        if self.baseline_windows < 1:
+            raise ConfigError("STREAMER_BASELINE_WINDOWS must be >= 1")
+
+    @property
+    def broker_urls(self) -> tuple[str, ...]:
+        return tuple(url.strip() for url in self.broker.split(",") if url.strip())
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """host:port pairs for aiokafka (the ``kafka://`` scheme stripped)."""
+        return [url.split("://", 1)[-1] for url in self.broker_urls]
+
+    @property
+    def internal_topic_prefix(self) -> str:
+        return f"{self.app_id}-"
+
+    @property
+    def topic_ticks(self) -> str:
+        return f"{self.app_id}-ticks"
+
+    @property
+    def topic_status(self) -> str:
+        return f"{self.app_id}-model-status"
+
+    @property
+    def topic_windows(self) -> str:
+        return f"{self.app_id}-windows"
+
+    def drift_policy(self, model: str) -> DriftPolicy:
+        return self.model_drift.get(model, self.default_drift)
+
+
+_SECURITY_KEYS = {f.name for f in fields(KafkaSecurity)}
+_DRIFT_KEYS = {f.name for f in fields(DriftPolicy)}
+_SETTING_KEYS = {f.name: f for f in fields(Settings) if f.name not in ("security", "default_drift", "model_drift")}
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if "int" in kind_name and "float" not in kind_name:
+            return int(raw)
+        if "float" in kind_name:
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
+    return None if raw in (None, "") and "None" in kind_name else str(raw)
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read STREAMER_CONFIG {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text) if file.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot parse STREAMER_CONFIG {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"STREAMER_CONFIG {path}: the top level must be a mapping")
+    return data
+
+
+def _drift_policy(base: DriftPolicy, values: Any, where: str) -> DriftPolicy:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    unknown = set(values) - _DRIFT_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_DRIFT_KEYS)}")
+    coerced = {k: _coerce(f"{where}.{k}", v, type(getattr(base, k)).__name__) for k, v in values.items()}
+    return replace(base, **coerced)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``env`` (default ``os.environ``) and ``STREAMER_CONFIG``."""
+    env = os.environ if env is None else env
+    file_values = _read_file(env["STREAMER_CONFIG"]) if env.get("STREAMER_CONFIG") else {}
+    values: dict[str, Any] = {}
+    security: dict[str, Any] = {}
+    for key, raw in file_values.items():
+        if key in _SETTING_KEYS:
+            values[key] = raw
+        elif key in _SECURITY_KEYS:
+            security[key] = raw
+        elif key not in ("drift", "models"):
+            raise ConfigError(f"STREAMER_CONFIG: unknown key {key!r}")
+    for key in list(_SETTING_KEYS) + list(_SECURITY_KEYS):
+        env_value = env.get(f"STREAMER_{key.upper()}")
+        if env_value is not None:
+            (security if key in _SECURITY_KEYS else values)[key] = env_value
+    coerced = {k: _coerce(f"STREAMER_{k.upper()}", v, _SETTING_KEYS[k].type) for k, v in values.items()}
+    default_drift = _drift_policy(DriftPolicy(), file_values.get("drift", {}), "drift")
+    model_drift = {}
+    models = file_values.get("models", {}) or {}
+    if not isinstance(models, dict):
+        raise ConfigError("STREAMER_CONFIG: 'models' must map model names to overrides")
+    for model, overrides in models.items():
+        overrides = overrides or {}
+        if "drift" in overrides:
+            model_drift[str(model)] = _drift_policy(default_drift, overrides["drift"], f"models.{model}.drift")
+    return Settings(
+        **coerced,
+        security=KafkaSecurity(**{k: (None if v in ("", None) else str(v)) for k, v in security.items()}),  # type: ignore[arg-type]
+        default_drift=default_drift,
+        model_drift=model_drift,
+    )

@@ -1,0 +1,46 @@
+"""Dead-letter records (CONTRACT 4.5): a rejected message, why it was rejected and where it came from.
+
+>>> record = dead_letter("model is missing", "predictions", 3, 42, b'{"x": 1}', 1795687200.5)
+>>> orjson.loads(record)["received_at"], orjson.loads(record)["payload"]
+('2026-11-26T10:00:00.500Z', '{"x": 1}')
+
+Payloads that are not UTF-8 keep their readable parts; long payloads are cut to 64 KiB and marked:
+
+>>> orjson.loads(dead_letter("payload is not UTF-8", "predictions", 0, 7, b"ab\\xffc", 0.0))["payload"]
+'ab\\ufffdc'
+>>> cut = orjson.loads(dead_letter("too big", "predictions", 0, 8, b"x" * 100_000, 0.0))
+>>> len(cut["payload"]), cut["payload_truncated"]
+(65536, True)
+"""
+
+from __future__ import annotations
+
+import codecs
+
+import orjson
+
+from streamer.events.timestamps import format_timestamp
+
+#: The most of a payload a dead-letter record quotes.
+PAYLOAD_LIMIT_BYTES = 64 * 1024
+
+
+def dead_letter(reason: str, topic: str, partition: int, offset: int, payload: bytes | None,
+                received_at_s: float) -> bytes:
+    """The JSON dead-letter record for the message at ``topic``/``partition``/``offset``."""
+    payload = payload or b""
+    truncated = len(payload) > PAYLOAD_LIMIT_BYTES
+    # An incremental decoder holds back a character cut in half at the limit instead of replacing it.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(bytes(payload[:PAYLOAD_LIMIT_BYTES]), final=not truncated)
+    record = {
+        "error": reason.encode("utf-8", "replace").decode("utf-8"),
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "payload": text,
+        "received_at": format_timestamp(received_at_s),
+    }
+    if truncated:
+        record["payload_truncated"] = True
+    return orjson.dumps(record)

@@ -1,0 +1,411 @@
+"""Prediction and label messages (CONTRACT 4.1, 4.2) checked and decoded into column form.
+
+Each failure raises :class:`~streamer.errors.InvalidEventError` whose text says what is wrong and
+where; it becomes the message's dead-letter reason. A prediction message comes in three forms.
+
+A single event:
+
+>>> rows = parse_prediction_message(
+...     b'{"model": "fraud", "features": {"amount": 12.5, "country": "DE"}, "prediction": 1}', 1795687200.0)
+>>> rows.key, rows.timestamps_s, rows.features
+(('fraud', 'default'), [1795687200.0], [{'amount': 12.5, 'country': 'DE'}])
+
+A batch, whose top-level fields are each row's defaults (a row's ``features`` replace the default ones):
+
+>>> rows = parse_prediction_message(b'''{"model": "fraud", "version": 3, "timestamp": "2026-11-26T10:00:00Z",
+...     "rows": [{"features": {"amount": 1}, "prediction": 0},
+...              {"features": {"amount": 2}, "prediction": 1, "timestamp": 1795687201}]}''', 0.0)
+>>> rows.version, rows.timestamps_s, rows.predictions
+('3', [1795687200.0, 1795687201.0], [0, 1])
+
+A record of MLRun's serving graph, one row per element of ``request.inputs``:
+
+>>> record = b'''{"model": "churn", "version": "v2", "when": "2026-11-26 10:00:00.000000+00:00",
+...     "microsec": 1500, "request": {"id": "r-1", "inputs": [[1.0, "DE"], [2.0, "FR"]]},
+...     "resp": {"outputs": [0, 1]}}'''
+>>> rows = parse_prediction_message(record, 0.0, feature_names=lambda model, version: ["amount", "country"])
+>>> rows.features, rows.predictions, rows.latencies_ms
+([{'amount': 1.0, 'country': 'DE'}, {'amount': 2.0, 'country': 'FR'}], [0, 1], [1.5, 1.5])
+
+>>> parse_prediction_message(b'{"model": "fraud", "features": {"amount": [1, 2]}}', 0.0)
+Traceback (most recent call last):
+...
+streamer.errors.InvalidEventError: features.amount must be a number, string, boolean or null, got array
+
+Feature mappings are stored as decoded, not copied: a batch's default ``features`` object is shared by
+the rows that use it, so consumers must not change them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from streamer.errors import InvalidEventError
+from streamer.events.labels import LabelEvent
+from streamer.events.rows import PredictionRows, Scalar
+from streamer.events.timestamps import parse_timestamp
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_ROWS = 100_000
+MAX_NAME_CHARS = 200
+DEFAULT_VERSION = "default"
+
+#: ``feature_names(model, version)``: the names of list-shaped MLRun inputs, or None when unknown.
+FeatureNames = Callable[[str, str], list[str] | None]
+
+# One row in column order: timestamp_s, features, prediction, proba, latency_ms, error, request_id.
+_Row = tuple[float, dict[str, Any], Any, Any, Any, str | None, str | None]
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+_SCALAR_TEXT = "a number, string, boolean or null"
+_KINDS = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+          type(None): "null"}
+_ABSENT: Any = object()
+
+
+def parse_prediction_message(
+    payload: bytes,
+    record_timestamp_s: float,
+    *,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    max_rows: int = MAX_ROWS,
+    feature_names: FeatureNames | None = None,
+) -> PredictionRows:
+    """The rows of one prediction message; ``record_timestamp_s`` stands in for absent timestamps."""
+    message = _decode(payload, max_bytes)
+    model = _model(message.get("model"))
+    request = message.get("request")
+    if type(request) is dict and ("resp" in message or "error" in message):
+        return _parse_mlrun(message, model, request, float(record_timestamp_s), max_rows, feature_names)
+    version = _version(message.get("version"))
+    rows = message.get("rows")
+    no_defaults: _Row = (float(record_timestamp_s), {}, None, None, None, None, None)
+    if rows is None:
+        row = _parse_row(message, no_defaults)
+        if not row[1] and row[2] is None and row[5] is None:
+            if "headers" in message and "values" in message:
+                raise InvalidEventError("MLRun batched records (headers and values) are not supported")
+            raise InvalidEventError("event has neither features, prediction nor a non-empty error")
+        return _columns(model, version, [row])
+
+    defaults = _parse_row(message, no_defaults)
+    if type(rows) is not list:
+        raise InvalidEventError(f"rows must be a list of objects, got {_kind(rows)}")
+    if not rows:
+        raise InvalidEventError("rows is empty")
+    if len(rows) > max_rows:
+        raise InvalidEventError(f"rows has {len(rows)} rows, more than the limit of {max_rows}")
+    parsed = []
+    for index, row in enumerate(rows):
+        if type(row) is not dict:
+            raise InvalidEventError(f"rows[{index}] must be an object, got {_kind(row)}")
+        try:
+            fields = _parse_row(row, defaults)
+        except InvalidEventError as exc:
+            raise InvalidEventError(f"rows[{index}].{exc}") from None
+        if not fields[1] and fields[2] is None and fields[5] is None:
+            raise InvalidEventError(f"rows[{index}] has neither features, prediction nor a non-empty error")
+        parsed.append(fields)
+    return _columns(model, version, parsed)
+
+
+def parse_label_message(payload: bytes, record_timestamp_s: float, *,
+                        max_bytes: int = MAX_MESSAGE_BYTES) -> LabelEvent:
+    """The label event in ``payload``; ``record_timestamp_s`` stands in for an absent timestamp.
+
+    >>> parse_label_message(b'{"model": "fraud", "request_id": "r-81731", "label": 0}', 1795687200.0)
+    LabelEvent(model='fraud', version='default', request_id='r-81731', label=0, timestamp_s=1795687200.0)
+    """
+    message = _decode(payload, max_bytes)
+    model = _model(message.get("model"))
+    version = _version(message.get("version"))
+    request_id = _request_id(message.get("request_id"), "request_id")
+    if request_id is None:
+        raise InvalidEventError("request_id is missing")
+    label = message.get("label")
+    if label is None:
+        raise InvalidEventError("label is missing" if "label" not in message else "label is null")
+    if type(label) not in _SCALARS:
+        raise InvalidEventError(f"label must be a number, string or boolean, got {_kind(label)}")
+    value = message.get("timestamp")
+    timestamp_s = float(record_timestamp_s) if value is None else _timestamp(value, "timestamp")
+    return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=timestamp_s)
+
+
+def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
+    if not payload:
+        raise InvalidEventError("payload is empty")
+    if len(payload) > max_bytes:
+        raise InvalidEventError(f"payload of {len(payload)} bytes is larger than the limit of {max_bytes} bytes")
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        try:
+            bytes(payload).decode("utf-8")
+        except UnicodeDecodeError as utf8_exc:
+            raise InvalidEventError(f"payload is not UTF-8: {utf8_exc.reason} at byte {utf8_exc.start}") from exc
+        raise InvalidEventError(f"payload is not valid JSON: {exc}") from exc
+    if type(message) is not dict:
+        raise InvalidEventError(f"payload is a JSON {_kind(message)}, not an object")
+    return message
+
+
+def _parse_row(row: dict[str, Any], defaults: _Row) -> _Row:
+    """One row's fields; a field the row lacks takes its value from ``defaults``."""
+    get = row.get
+    value = get("timestamp")
+    timestamp_s = defaults[0] if value is None else _timestamp(value, "timestamp")
+    features = get("features", _ABSENT)
+    if features is _ABSENT:
+        features = defaults[1]
+    elif features is None:
+        features = {}
+    else:
+        _check_features(features, "features")
+    prediction = get("prediction", _ABSENT)
+    if prediction is _ABSENT:
+        prediction = defaults[2]
+    elif type(prediction) not in _SCALARS:
+        raise InvalidEventError(f"prediction must be {_SCALAR_TEXT}, got {_kind(prediction)}")
+    value = get("prediction_proba", _ABSENT)
+    proba = defaults[3] if value is _ABSENT else _proba(value)
+    value = get("latency_ms", _ABSENT)
+    latency_ms = defaults[4] if value is _ABSENT else _latency(value, "latency_ms")
+    value = get("error", _ABSENT)
+    error = defaults[5] if value is _ABSENT else _error(value, "error")
+    value = get("request_id", _ABSENT)
+    request_id = defaults[6] if value is _ABSENT else _request_id(value, "request_id")
+    return (timestamp_s, features, prediction, proba, latency_ms, error, request_id)
+
+
+def _columns(model: str, version: str, rows: list[_Row]) -> PredictionRows:
+    if len(rows) == 1:
+        timestamp_s, features_, prediction, proba, latency_ms, error, request_id = rows[0]
+        return PredictionRows(model=model, version=version, timestamps_s=[timestamp_s], features=[features_],
+                              predictions=[prediction], probas=[proba], latencies_ms=[latency_ms], errors=[error],
+                              request_ids=[request_id])
+    timestamps, features, predictions, probas, latencies, errors, request_ids = map(list, zip(*rows, strict=True))
+    return PredictionRows(model=model, version=version, timestamps_s=timestamps, features=features,
+                          predictions=predictions, probas=probas, latencies_ms=latencies, errors=errors,
+                          request_ids=request_ids)
+
+
+def _parse_mlrun(message: dict[str, Any], model: str, request: dict[str, Any], record_timestamp_s: float,
+                 max_rows: int, feature_names: FeatureNames | None) -> PredictionRows:
+    """A record of MLRun's serving graph (``mlrun.serving.v2_serving._ModelLogPusher``)."""
+    resp = message.get("resp")
+    if resp is None:
+        resp = {}
+    elif type(resp) is not dict:
+        raise InvalidEventError(f"resp must be an object, got {_kind(resp)}")
+    version = message.get("version")
+    version = _version(resp.get("model_version") if version is None or version == "" else version)
+    when = message.get("when")
+    timestamp_s = record_timestamp_s if when is None else _timestamp(when, "when")
+    microsec = message.get("microsec")
+    latency_ms = None if microsec is None else _latency(microsec, "microsec") / 1000.0
+    error = _error(message.get("error"), "error")
+    request_id = request.get("id")
+    request_id = _request_id(resp.get("id") if request_id is None else request_id, "request.id")
+    inputs = request.get("inputs")
+    outputs = resp.get("outputs")
+
+    if error is not None and not inputs:
+        features: list[Mapping[str, Scalar]] = [{}]
+        predictions: list[Any] = [None]
+    else:
+        if type(inputs) is not list or not inputs:
+            raise InvalidEventError(f"request.inputs must be a non-empty list, got {_describe(inputs)}")
+        if len(inputs) > max_rows:
+            raise InvalidEventError(f"request.inputs has {len(inputs)} rows, more than the limit of {max_rows}")
+        if not any(type(element) is list or type(element) is dict for element in inputs):
+            # Only scalars: one row of features, as MLRun itself reads it, unless the outputs say
+            # that each scalar is a row of its own.
+            if type(outputs) is list and len(outputs) == len(inputs) > 1:
+                inputs = [[element] for element in inputs]
+            else:
+                inputs = [inputs]
+        features = _mlrun_features(inputs, request, model, version, feature_names)
+        predictions = _mlrun_predictions(outputs, len(inputs), error)
+    count = len(features)
+    return PredictionRows(model=model, version=version, timestamps_s=[timestamp_s] * count, features=features,
+                          predictions=predictions, probas=[None] * count, latencies_ms=[latency_ms] * count,
+                          errors=[error] * count, request_ids=[request_id] * count)
+
+
+def _mlrun_features(inputs: list[Any], request: dict[str, Any], model: str, version: str,
+                    feature_names: FeatureNames | None) -> list[Mapping[str, Scalar]]:
+    names: list[str] | None = None
+    rows: list[Mapping[str, Scalar]] = []
+    for index, element in enumerate(inputs):
+        kind = type(element)
+        if kind is list:
+            if names is None:
+                names = _input_names(request, model, version, feature_names)
+            if len(element) > len(names):
+                names.extend(f"f{position}" for position in range(len(names), len(element)))
+            if not _SCALARS.issuperset(map(type, element)):
+                for position, value in enumerate(element):
+                    if type(value) not in _SCALARS:
+                        raise InvalidEventError(f"request.inputs[{index}][{position}] ({names[position]}) "
+                                                f"must be {_SCALAR_TEXT}, got {_kind(value)}")
+            rows.append(dict(zip(names, element, strict=False)))
+        elif kind is dict:
+            _check_features(element, f"request.inputs[{index}]")
+            rows.append(element)
+        else:
+            raise InvalidEventError(f"request.inputs[{index}] must be an array or object, got {_kind(element)}")
+    return rows
+
+
+def _input_names(request: dict[str, Any], model: str, version: str,
+                 feature_names: FeatureNames | None) -> list[str]:
+    """Names for list-shaped inputs: the reference's, else MLRun's ``input_schema``, else none (f0, f1, ...)."""
+    names = feature_names(model, version) if feature_names is not None else None
+    if names:
+        return list(names)
+    schema = request.get("input_schema")
+    if schema is None:
+        return []
+    if type(schema) is not list or not all(type(name) is str and 0 < len(name) <= MAX_NAME_CHARS
+                                           for name in schema):
+        raise InvalidEventError("request.input_schema must be a list of feature names")
+    return list(schema)
+
+
+def _mlrun_predictions(outputs: Any, count: int, error: str | None) -> list[Any]:
+    if type(outputs) is not list or len(outputs) != count:
+        if error is not None:
+            return [None] * count
+        if type(outputs) is not list:
+            raise InvalidEventError(f"resp.outputs must be a list, got {_describe(outputs)}")
+        raise InvalidEventError(f"resp.outputs has {len(outputs)} entries but request.inputs has {count}")
+    if _SCALARS.issuperset(map(type, outputs)):
+        return outputs
+    predictions = []
+    for index, output in enumerate(outputs):
+        if type(output) is list and len(output) == 1 and type(output[0]) in _SCALARS:
+            output = output[0]
+        elif type(output) not in _SCALARS:
+            raise InvalidEventError(f"resp.outputs[{index}] must be {_SCALAR_TEXT} or a one-element array, "
+                                    f"got {_describe(output)}")
+        predictions.append(output)
+    return predictions
+
+
+def _model(value: Any) -> str:
+    if type(value) is str and _MODEL_NAME.fullmatch(value) is not None:
+        return value
+    if value is None:
+        raise InvalidEventError("model is missing")
+    if type(value) is not str:
+        raise InvalidEventError(f"model must be a string, got {_kind(value)}")
+    if not value:
+        raise InvalidEventError("model is empty")
+    if len(value) > MAX_NAME_CHARS:
+        raise InvalidEventError(f"model is longer than {MAX_NAME_CHARS} characters")
+    raise InvalidEventError(f"model {value!r} has characters other than letters, digits and _ . : -")
+
+
+def _version(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        if len(value) <= MAX_NAME_CHARS:
+            return value or DEFAULT_VERSION
+        raise InvalidEventError(f"version is longer than {MAX_NAME_CHARS} characters")
+    if value is None:
+        return DEFAULT_VERSION
+    if kind is int or kind is float:
+        return str(value)
+    raise InvalidEventError(f"version must be a string or number, got {_kind(value)}")
+
+
+def _timestamp(value: Any, field: str) -> float:
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise InvalidEventError(f"{field} {exc}") from exc
+
+
+def _check_features(features: Any, field: str) -> None:
+    if type(features) is not dict:
+        raise InvalidEventError(f"{field} must be an object, got {_kind(features)}")
+    if not _SCALARS.issuperset(map(type, features.values())):
+        for name, value in features.items():
+            if type(value) not in _SCALARS:
+                raise InvalidEventError(f"{field}.{name[:MAX_NAME_CHARS]} must be {_SCALAR_TEXT}, "
+                                        f"got {_kind(value)}")
+    if features and ("" in features or max(map(len, features)) > MAX_NAME_CHARS):
+        if "" in features:
+            raise InvalidEventError(f"{field} has an empty feature name")
+        longest = max(features, key=len)
+        raise InvalidEventError(f"{field} has a feature name longer than {MAX_NAME_CHARS} characters: "
+                                f"{longest[:60]!r}...")
+
+
+def _proba(value: Any) -> Any:
+    kind = type(value)
+    if kind is float or kind is int:
+        if 0 <= value <= 1:
+            return value
+        raise InvalidEventError(f"prediction_proba must be between 0 and 1, got {value!r}")
+    if value is None:
+        return None
+    if kind is dict and value:
+        for name, probability in value.items():
+            if not (type(probability) in (float, int) and 0 <= probability <= 1):
+                raise InvalidEventError(f"prediction_proba.{name[:MAX_NAME_CHARS]} must be a number between 0 "
+                                        f"and 1, got {_describe(probability)}")
+        return value
+    raise InvalidEventError("prediction_proba must be a number between 0 and 1 or a non-empty object of "
+                            f"class to probability, got {_describe(value)}")
+
+
+def _latency(value: Any, field: str) -> Any:
+    kind = type(value)
+    if (kind is float or kind is int) and value >= 0:
+        return value
+    if value is None:
+        return None
+    raise InvalidEventError(f"{field} must be a non-negative number, got {_describe(value)}")
+
+
+def _error(value: Any, field: str) -> str | None:
+    if type(value) is str:
+        return value or None
+    if value is None:
+        return None
+    raise InvalidEventError(f"{field} must be a string or null, got {_kind(value)}")
+
+
+def _request_id(value: Any, field: str) -> str | None:
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if value is None:
+        return None
+    if kind is int:
+        return str(value)
+    raise InvalidEventError(f"{field} must be a string, got {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def _describe(value: Any) -> str:
+    kind = type(value)
+    if kind is int or kind is float:
+        return repr(value)
+    if kind is str:
+        return f"string {value[:60]!r}"
+    if kind is dict and not value:
+        return "empty object"
+    if kind is list and not value:
+        return "empty array"
+    return _kind(value)

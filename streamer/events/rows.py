@@ -1,0 +1,96 @@
+"""Decoded prediction events in column form: what parsing produces and windows consume.
+
+A :class:`PredictionRows` holds the rows of one model and version from one or more messages as
+columns, so that sketches are updated with one numpy call per feature and batch rather than per event.
+
+>>> rows = PredictionRows.empty("fraud", "3")
+>>> rows.append_row(timestamp_s=1.0, features={"amount": 2.5, "country": "DE"}, prediction=1)
+>>> rows.append_row(timestamp_s=2.0, features={"amount": None}, prediction=0, error="timeout")
+>>> len(rows), rows.feature_columns()["country"]
+(2, ['DE', None])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A JSON scalar as it comes off the wire: number, string, boolean or null.
+Scalar = float | int | str | bool | None
+
+
+@dataclass
+class PredictionRows:
+    """Rows of one ``model`` and ``version``; every list has one entry per row."""
+
+    model: str
+    version: str
+    timestamps_s: list[float] = field(default_factory=list)
+    features: list[Mapping[str, Scalar]] = field(default_factory=list)
+    predictions: list[Scalar] = field(default_factory=list)
+    # Score of the positive class, or a mapping of class to probability, or None.
+    probas: list[float | Mapping[str, float] | None] = field(default_factory=list)
+    latencies_ms: list[float | None] = field(default_factory=list)
+    errors: list[str | None] = field(default_factory=list)
+    request_ids: list[str | None] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, model: str, version: str) -> PredictionRows:
+        return cls(model=model, version=version)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.model, self.version)
+
+    def __len__(self) -> int:
+        return len(self.timestamps_s)
+
+    def append_row(
+        self,
+        *,
+        timestamp_s: float,
+        features: Mapping[str, Scalar] | None = None,
+        prediction: Scalar = None,
+        proba: float | Mapping[str, float] | None = None,
+        latency_ms: float | None = None,
+        error: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.timestamps_s.append(timestamp_s)
+        self.features.append(features or {})
+        self.predictions.append(prediction)
+        self.probas.append(proba)
+        self.latencies_ms.append(latency_ms)
+        self.errors.append(error)
+        self.request_ids.append(request_id)
+
+    def extend(self, other: PredictionRows) -> None:
+        """Append ``other``'s rows (same model and version) to these."""
+        assert other.key == self.key, (other.key, self.key)
+        self.timestamps_s.extend(other.timestamps_s)
+        self.features.extend(other.features)
+        self.predictions.extend(other.predictions)
+        self.probas.extend(other.probas)
+        self.latencies_ms.extend(other.latencies_ms)
+        self.errors.extend(other.errors)
+        self.request_ids.extend(other.request_ids)
+
+    def feature_names(self) -> list[str]:
+        """Every feature name seen in these rows, in first-seen order."""
+        names: dict[str, None] = {}
+        for row in self.features:
+            names.update(dict.fromkeys(row))
+        return list(names)
+
+    def feature_columns(self) -> dict[str, list[Any]]:
+        """One list per feature, ``None`` where a row lacks the feature."""
+        return {name: [row.get(name) for row in self.features] for name in self.feature_names()}
+
+    def select(self, mask: list[bool]) -> PredictionRows:
+        """The rows where ``mask`` is true."""
+        picked = PredictionRows.empty(self.model, self.version)
+        for column in ("timestamps_s", "features", "predictions", "probas", "latencies_ms", "errors", "request_ids"):
+            values = getattr(self, column)
+            setattr(picked, column, [value for value, keep in zip(values, mask, strict=True) if keep])
+        return picked

@@ -1,0 +1,273 @@
+"""The monitoring pipeline's logic for one micro-batch, free of Faust so it is tested without a broker.
+
+:meth:`Pipeline.process` takes the batch's records and returns what to do: the state entries to
+write (once per model and batch) and the messages to send (window summaries, alerts, status,
+dead letters, records forwarded to their model's partition). ``topology.py`` carries them out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from streamer.alerts.drift import drift_alerts
+from streamer.config import Settings
+from streamer.errors import InvalidEventError
+from streamer.events.dead_letters import dead_letter
+from streamer.events.parse import parse_prediction_message
+from streamer.events.rows import PredictionRows
+from streamer.events.timestamps import format_timestamp
+from streamer.kafka.topics import partition_for_key
+from streamer.reference.profile import ReferenceProfile
+from streamer.reference.registry import ReferenceRegistry
+from streamer.windows.accumulator import WindowAccumulator
+from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, WindowRules
+from streamer.windows.summary import summarize
+
+log = logging.getLogger(__name__)
+
+# Events further ahead of the wall clock than this are rejected: one bad clock must not close
+# every open window of its model by pushing the watermark years ahead.
+MAX_FUTURE_SECONDS = 24 * 3600.0
+STATUS_INTERVAL_SECONDS = 1.0
+TABLE_MODELS = "model_state"
+TABLE_INDEX = "partition_models"
+
+
+@dataclass
+class Inbound:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_s: float
+    handle: Any = None  # the Faust event; table writes happen under it
+
+
+@dataclass
+class Outbound:
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+
+
+@dataclass
+class StateWrite:
+    table: str
+    key: bytes
+    value: bytes
+    handle: Any
+
+
+@dataclass
+class Effects:
+    writes: list[StateWrite] = field(default_factory=list)
+    messages: list[Outbound] = field(default_factory=list)
+
+
+@dataclass
+class PipelineCounters:
+    messages: int = 0
+    rows_accepted: int = 0
+    rows_late: int = 0
+    rows_duplicate: int = 0
+    dead_letters: int = 0
+    forwarded: int = 0
+    windows_closed: int = 0
+    alerts: int = 0
+
+
+def state_key(model: str, version: str) -> bytes:
+    return f"{model}\x1f{version}".encode()
+
+
+class Pipeline:
+    def __init__(
+        self, settings: Settings, registry: ReferenceRegistry,
+        load: Callable[[str, bytes], bytes | None], clock: Callable[[], float],
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.load = load  # load(table, key) -> stored bytes or None
+        self.clock = clock
+        self.rules = WindowRules(settings.window_seconds, settings.allowed_lateness_seconds,
+                                 settings.idle_close_seconds, settings.max_categories)
+        self.counters = PipelineCounters()
+        self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
+        self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
+        self._status_sent_s: dict[bytes, float] = {}
+
+    def forget(self) -> None:
+        """Drop cached state: after a rebalance the tables are the truth."""
+        self._states.clear()
+        self._indexes.clear()
+
+    # -- state access --------------------------------------------------------------------------
+
+    def _state(self, key: bytes, model: str, version: str) -> ModelState:
+        state = self._states.get(key)
+        if state is None:
+            stored = self.load(TABLE_MODELS, key)
+            state = ModelState.from_bytes(stored) if stored else ModelState(model, version)
+            self._states[key] = state
+        return state
+
+    def _index(self, partition: int) -> list[bytes]:
+        index = self._indexes.get(partition)
+        if index is None:
+            stored = self.load(TABLE_INDEX, str(partition).encode())
+            index = self._indexes[partition] = [k.encode() for k in orjson.loads(stored)] if stored else []
+        return index
+
+    # -- the batch -----------------------------------------------------------------------------
+
+    def process(self, batch: list[Inbound]) -> Effects:
+        now_s = self.clock()
+        effects = Effects()
+        groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = {}
+        ticks: dict[int, Inbound] = {}
+        for record in batch:
+            if record.topic == self.settings.topic_ticks:
+                ticks[record.partition] = record
+                continue
+            self.counters.messages += 1
+            rows = self._decode(record, now_s, effects)
+            if rows is None:
+                continue
+            key = state_key(rows.model, rows.version)
+            if partition_for_key(rows.model.encode(), self.settings.partitions) != record.partition:
+                # Not keyed by model: send it on to the partition that owns the model's state.
+                effects.messages.append(Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
+                self.counters.forwarded += 1
+                continue
+            groups.setdefault((record.partition, key), []).append((record, rows))
+        for (partition, key), items in groups.items():
+            self._apply(partition, key, items, now_s, effects)
+        for partition, tick in ticks.items():
+            for key in list(self._index(partition)):
+                model, version = key.decode().split("\x1f", 1)
+                self._close_due(partition, key, self._state(key, model, version), tick, now_s, effects, write=False)
+        return effects
+
+    def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
+        try:
+            rows = parse_prediction_message(record.value, record.timestamp_s, max_bytes=self.settings.max_message_bytes,
+                                            feature_names=self._feature_names)
+            if len(rows) and max(rows.timestamps_s) > now_s + MAX_FUTURE_SECONDS:
+                raise InvalidEventError(f"timestamp {format_timestamp(max(rows.timestamps_s))} is more than a day "
+                                        "ahead of the worker's clock")
+            return rows
+        except InvalidEventError as exc:
+            self.counters.dead_letters += 1
+            effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
+                str(exc), record.topic, record.partition, record.offset, record.value, now_s)))
+            return None
+
+    def _feature_names(self, model: str, version: str) -> list[str] | None:
+        profile = self.registry.lookup(model, version)
+        return list(profile.features) if profile else None
+
+    def _apply(self, partition: int, key: bytes, items: list[tuple[Inbound, PredictionRows]], now_s: float,
+               effects: Effects) -> None:
+        first_rows = items[0][1]
+        state = self._state(key, first_rows.model, first_rows.version)
+        if key not in self._index(partition):
+            self._index(partition).append(key)
+            index_value = orjson.dumps([k.decode() for k in self._index(partition)])
+            effects.writes.append(StateWrite(TABLE_INDEX, str(partition).encode(), index_value, items[-1][0].handle))
+        fresh = PredictionRows.empty(first_rows.model, first_rows.version)
+        for record, rows in items:
+            if state.is_applied(partition, record.offset):
+                self.counters.rows_duplicate += len(rows)
+                continue
+            fresh.extend(rows)
+            state.mark_applied(partition, record.offset)
+        if len(fresh):
+            reference = self.registry.lookup(fresh.model, fresh.version) or self._baseline(state)
+            late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
+            self.counters.rows_accepted += len(fresh) - late
+            self.counters.rows_late += late
+        self._close_due(partition, key, state, items[-1][0], now_s, effects, write=True)
+
+    def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
+                   effects: Effects, write: bool) -> None:
+        closed = state.due_windows(self.rules, now_s)
+        for window in closed:
+            self._close(key, state, window, now_s, effects)
+        if closed or write:
+            effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
+        if closed or now_s - self._status_sent_s.get(key, -math.inf) >= STATUS_INTERVAL_SECONDS:
+            self._status_sent_s[key] = now_s
+            effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(self.status(state, now_s))))
+
+    # -- window close --------------------------------------------------------------------------
+
+    def _baseline(self, state: ModelState) -> ReferenceProfile | None:
+        return ReferenceProfile.from_json(state.baseline_profile_json) if state.baseline_profile_json else None
+
+    def _reference_for(self, state: ModelState) -> tuple[ReferenceProfile | None, str]:
+        registered = self.registry.lookup(state.model, state.version)
+        if registered is not None:
+            return registered, "registered"
+        baseline = self._baseline(state)
+        return (baseline, "baseline") if baseline is not None else (None, "collecting")
+
+    def _close(self, key: bytes, state: ModelState, window: WindowAccumulator, now_s: float,
+               effects: Effects) -> None:
+        reference, source = self._reference_for(state)
+        closed_by = "watermark" if window.end_s + self.rules.allowed_lateness_seconds <= state.watermark_s else "idle"
+        summary = summarize(window, reference, self.settings.drift_policy(state.model), model=state.model,
+                            version=state.version, reference_source=source, closed_by=closed_by)
+        if reference is None and window.rows:
+            self._collect_baseline(state, window, now_s)
+            summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
+        state.last_status = summary["status"]
+        state.last_window_end_s = window.end_s
+        self.counters.windows_closed += 1
+        effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
+        for alert in drift_alerts(summary, now_s):
+            self.counters.alerts += 1
+            effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
+
+    def _collect_baseline(self, state: ModelState, window: WindowAccumulator, now_s: float) -> None:
+        if state.baseline is None:
+            state.baseline = WindowAccumulator.from_bytes(window.to_bytes())
+        else:
+            state.baseline.merge(window)
+        state.baseline_windows += 1
+        if state.baseline_windows >= self.settings.baseline_windows:
+            source = (f"baseline: {state.baseline_windows} window(s) from "
+                      f"{format_timestamp(state.baseline.start_s)} to {format_timestamp(state.baseline.end_s)}")
+            profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source)
+            state.baseline_profile_json = profile.to_json()
+            state.baseline = None
+
+    # -- status --------------------------------------------------------------------------------
+
+    def status(self, state: ModelState, now_s: float) -> dict[str, Any]:
+        reference, source = self._reference_for(state)
+        open_windows = [
+            summarize(w, reference, self.settings.drift_policy(state.model), model=state.model,
+                      version=state.version, reference_source=source, closed_by=None)
+            for _, w in sorted(state.open_windows.items())
+        ]
+        status = state.last_status
+        if source == "collecting":
+            status = "baseline"
+        elif status == "baseline":
+            status = "ok"  # the baseline is complete; the next window closes with a real status
+        return {
+            "model": state.model, "version": state.version, "status": status,
+            "events_total": state.events_total, "late_events": state.late_events,
+            "last_window_end": format_timestamp(state.last_window_end_s) if state.last_window_end_s else None,
+            "last_event_at": format_timestamp(state.watermark_s) if math.isfinite(state.watermark_s) else None,
+            "reference": source, "baseline_windows": state.baseline_windows,
+            "open_windows": open_windows, "updated_at": format_timestamp(now_s), "updated_at_s": now_s,
+        }

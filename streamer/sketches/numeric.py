@@ -1,0 +1,134 @@
+"""Mergeable summary of one numeric column: binned counts, moments, extremes, quantiles.
+
+The bins are fixed by the model's reference profile (``edges``, sorted and strictly increasing)
+plus two open tails, so window counts can be compared with the reference exactly::
+
+    counts[0]           values < edges[0]
+    counts[i]           edges[i-1] <= values < edges[i]   (the last inner bin includes edges[-1])
+    counts[len(edges)]  values > edges[-1]
+
+Without edges (a model still collecting its baseline) only moments, extremes and the quantile
+sketch are kept; :meth:`rebinned` later derives counts from the quantile sketch.
+
+>>> import numpy as np
+>>> sketch = NumericSketch(edges=np.array([0.0, 1.0, 2.0]))
+>>> sketch.update(np.array([-1.0, 0.0, 0.5, 1.5, 2.0, 3.0, np.nan]))
+>>> sketch.counts.tolist(), sketch.count, sketch.missing, round(sketch.mean, 4)
+([1, 2, 2, 1], 6, 1, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from streamer.errors import SketchMismatchError
+from streamer.sketches.codec import pack, unpack
+from streamer.sketches.quantiles import QuantileSketch
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of finite ``values`` over ``edges`` plus two open tails (see module docstring)."""
+    index = np.searchsorted(edges, values, side="right")
+    index[values == edges[-1]] -= 1  # the last inner bin is closed on the right
+    return np.bincount(index, minlength=len(edges) + 1).astype(np.int64)
+
+
+class NumericSketch:
+    def __init__(self, edges: np.ndarray | None = None, quantile_k: int = 200) -> None:
+        self.edges = None if edges is None else np.asarray(edges, dtype=np.float64)
+        self.counts = None if self.edges is None else np.zeros(len(self.edges) + 1, dtype=np.int64)
+        self.count = 0  # finite values
+        self.missing = 0  # null, NaN or infinite
+        self.mean = 0.0
+        self.m2 = 0.0  # sum of squared deviations from the mean
+        self.min = math.inf
+        self.max = -math.inf
+        self.quantiles = QuantileSketch(quantile_k)
+
+    @property
+    def variance(self) -> float:
+        return self.m2 / (self.count - 1) if self.count > 1 else float("nan")
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.variance) if self.count > 1 else float("nan")
+
+    def update(self, values: np.ndarray) -> None:
+        """Add a batch of float64 values; NaN and infinities count as missing."""
+        finite = values[np.isfinite(values)]
+        self.missing += len(values) - len(finite)
+        if not len(finite):
+            return
+        if self.counts is not None and self.edges is not None:
+            self.counts += bin_counts(finite, self.edges)
+        batch_mean = float(finite.mean())
+        batch_m2 = float(((finite - batch_mean) ** 2).sum())
+        self._merge_moments(len(finite), batch_mean, batch_m2, float(finite.min()), float(finite.max()))
+        self.quantiles.update(finite)
+
+    def _merge_moments(self, n: int, mean: float, m2: float, low: float, high: float) -> None:
+        # Chan, Golub and LeVeque's pairwise update: exact for any split of the data.
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.count * n / total
+        self.count = total
+        self.min = min(self.min, low)
+        self.max = max(self.max, high)
+
+    def merge(self, other: NumericSketch) -> None:
+        if (self.edges is None) != (other.edges is None) or (
+            self.edges is not None and other.edges is not None and not np.array_equal(self.edges, other.edges)
+        ):
+            raise SketchMismatchError("cannot merge numeric sketches over different bins")
+        if self.counts is not None and other.counts is not None:
+            self.counts += other.counts
+        self.missing += other.missing
+        if other.count:
+            self._merge_moments(other.count, other.mean, other.m2, other.min, other.max)
+        self.quantiles.merge(other.quantiles)
+
+    def rebinned(self, edges: np.ndarray) -> NumericSketch:
+        """A copy over ``edges``; counts come from the quantile sketch unless the bins already match."""
+        copy = NumericSketch.from_bytes(self.to_bytes())
+        if self.edges is not None and np.array_equal(self.edges, edges):
+            return copy
+        copy.edges = np.asarray(edges, dtype=np.float64)
+        if self.count:
+            items, weights = self.quantiles.weighted_items()
+            counts = np.bincount(
+                np.searchsorted(copy.edges, items, side="right") - (items == copy.edges[-1]),
+                weights=weights, minlength=len(copy.edges) + 1,
+            )
+            copy.counts = np.rint(counts).astype(np.int64)
+        else:
+            copy.counts = np.zeros(len(copy.edges) + 1, dtype=np.int64)
+        return copy
+
+    def to_bytes(self) -> bytes:
+        header = {
+            "edges": self.edges, "counts": self.counts, "count": self.count, "missing": self.missing,
+            "mean": self.mean, "m2": self.m2,
+            "min": None if self.count == 0 else self.min, "max": None if self.count == 0 else self.max,
+            "k": self.quantiles.k,
+        }
+        return pack("numeric", 1, header, [self.quantiles.to_bytes()])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NumericSketch:
+        header, (kll,) = unpack(data, "numeric", 1)
+        sketch = cls(None if header["edges"] is None else np.array(header["edges"]), header["k"])
+        if header["counts"] is not None:
+            sketch.counts = np.array(header["counts"], dtype=np.int64)
+        sketch.count, sketch.missing = header["count"], header["missing"]
+        sketch.mean, sketch.m2 = header["mean"], header["m2"]
+        if sketch.count:
+            sketch.min, sketch.max = header["min"], header["max"]
+        sketch.quantiles = QuantileSketch.from_bytes(kll, header["k"])
+        return sketch
+
+    def __repr__(self) -> str:
+        bins = "none" if self.edges is None else len(self.edges) + 1
+        return f"NumericSketch(count={self.count}, missing={self.missing}, bins={bins}, mean={self.mean:.4g})"

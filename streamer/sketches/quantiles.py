@@ -1,0 +1,93 @@
+"""Mergeable quantile sketch: a thin wrapper over Apache DataSketches' KLL sketch.
+
+KLL (Karnin, Lang, Liberty, "Optimal Quantile Approximation in Streams", FOCS 2016) keeps
+O(k log(n/k)) items. With ``k=200`` the normalized rank error is about 1.65% at 99% confidence for
+a single rank (:attr:`rank_error`); below about ``k`` items the sketch is exact.
+
+>>> import numpy as np
+>>> sketch = QuantileSketch()
+>>> sketch.update(np.arange(1.0, 101.0))
+>>> sketch.n, sketch.quantile(0.5), sketch.cdf(50.0)
+(100, 50.0, 0.5)
+>>> QuantileSketch.from_bytes(sketch.to_bytes()).n
+100
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import datasketches
+import numpy as np
+
+from streamer.errors import SketchMismatchError, StateFormatError
+
+
+class QuantileSketch:
+    def __init__(self, k: int = 200) -> None:
+        self.k = k
+        self._kll = datasketches.kll_doubles_sketch(k)
+
+    @property
+    def n(self) -> int:
+        return int(self._kll.n)
+
+    @property
+    def rank_error(self) -> float:
+        """Normalized rank error of a single quantile or CDF value (99% confidence)."""
+        return 0.0 if self.is_exact else float(self._kll.normalized_rank_error(False))
+
+    @property
+    def is_exact(self) -> bool:
+        return self.n == self._kll.num_retained
+
+    def update(self, values: np.ndarray) -> None:
+        """Add finite float64 values (callers drop missing values first)."""
+        if len(values):
+            self._kll.update(np.ascontiguousarray(values, dtype=np.float64))
+
+    def merge(self, other: QuantileSketch) -> None:
+        if other.k != self.k:
+            raise SketchMismatchError(f"cannot merge KLL sketches with k={self.k} and k={other.k}")
+        if other.n:
+            self._kll.merge(other._kll)
+
+    def quantile(self, q: float) -> float:
+        return float(self._kll.get_quantile(q, True)) if self.n else float("nan")
+
+    def quantiles(self, qs: Sequence[float] | np.ndarray) -> np.ndarray:
+        if not self.n:
+            return np.full(len(qs), np.nan)
+        return np.asarray(self._kll.get_quantiles(list(qs), True), dtype=np.float64)
+
+    def cdf(self, x: float) -> float:
+        """Share of values <= x."""
+        return float(self._kll.get_cdf([x], True)[0]) if self.n else float("nan")
+
+    def weighted_items(self) -> tuple[np.ndarray, np.ndarray]:
+        """The retained items, sorted, with their weights (summing to :attr:`n`)."""
+        if not self.n:
+            return np.empty(0), np.empty(0)
+        pairs = np.array(list(self._kll), dtype=np.float64)
+        order = np.argsort(pairs[:, 0], kind="stable")
+        return pairs[order, 0], pairs[order, 1]
+
+    def copy(self) -> QuantileSketch:
+        return QuantileSketch.from_bytes(self.to_bytes(), self.k)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self._kll.serialize())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, k: int = 200) -> QuantileSketch:
+        sketch = cls(k)
+        if data:
+            try:
+                sketch._kll = datasketches.kll_doubles_sketch.deserialize(data)
+            except (RuntimeError, ValueError) as exc:
+                raise StateFormatError("not a KLL sketch") from exc
+            sketch.k = int(sketch._kll.k)
+        return sketch
+
+    def __repr__(self) -> str:
+        return f"QuantileSketch(k={self.k}, n={self.n})"

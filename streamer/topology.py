@@ -1,0 +1,156 @@
+"""The Faust app and its agents, wired together; read top to bottom.
+
+    predictions ─┐                          ┌─> <app>-windows   (closed-window summaries)
+                 ├─> monitor agent ─────────┼─> alerts
+    <app>-ticks ─┘   (Pipeline per batch)   ├─> <app>-model-status
+        ^                                   ├─> dead-letters
+        └── tick timer (1 s, per owned      └─> predictions (records re-keyed to their model's partition)
+            partition: idle windows close)
+    references, alerts, <app>-windows, <app>-model-status ──> TopicMirror ──> web API (any replica)
+
+Faust's windowed tables are not used: their windows expire by wall clock, fire for one partition
+only and never fire after recovery. Each model's windows live in one ``model_state`` table entry,
+written once per micro-batch under one of that model's events (which picks the changelog partition).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from typing import Any
+
+import faust
+from faust.streams import _current_event  # internal: pinned faust-streaming version, covered by tests
+from faust.web.base import BlueprintManager
+
+from streamer.config import Settings
+from streamer.kafka.connection import faust_credentials
+from streamer.kafka.mirror import TopicMirror
+from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Effects, Inbound, Pipeline
+from streamer.reference.registry import ReferenceRegistry
+from streamer.web.api import Api
+from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
+from streamer.web.metrics import render_metrics
+
+TICK_INTERVAL_SECONDS = 1.0
+
+
+class StreamerApp(faust.App):
+    """A Faust app that serves streamer's own HTTP API instead of Faust's built-in pages."""
+
+    api: Api | None = None
+
+    def _new_web(self) -> Any:
+        web = super()._new_web()
+        web.blueprints = BlueprintManager([])
+        return web
+
+    def on_webserver_init(self, web: Any) -> None:
+        if self.api is not None:
+            self.api.register(web.web_app)
+
+
+def create_app(settings: Settings) -> StreamerApp:
+    mb = 1024 * 1024
+    app = StreamerApp(
+        settings.app_id,
+        broker=list(settings.broker_urls),
+        broker_credentials=faust_credentials(settings),
+        store="rocksdb://",
+        datadir=settings.data_dir,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        # The log end offset some brokers report can trail the real end; don't stop on it.
+        recovery_consistency_check=False,
+        producer_max_request_size=settings.max_message_bytes + 1024 * 1024,
+        consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+    )
+    rocksdb = {"block_cache_size": settings.rocksdb_block_cache_mb * mb,
+               "write_buffer_size": settings.rocksdb_write_buffer_mb * mb, "max_write_buffer_number": 2}
+    states = app.Table(TABLE_MODELS, default=None, partitions=settings.partitions,
+                       key_type=bytes, value_type=bytes, options=rocksdb)
+    index = app.Table(TABLE_INDEX, default=None, partitions=settings.partitions,
+                      key_type=bytes, value_type=bytes, options=rocksdb)
+    tables = {TABLE_MODELS: states, TABLE_INDEX: index}
+    source = app.topic(settings.topic_predictions, settings.topic_ticks,
+                       key_serializer="raw", value_serializer="raw")
+
+    registry = ReferenceRegistry()
+    status, history = StatusBoard(), WindowHistory(settings.history_windows)
+    alerts = AlertLog(settings.history_alerts)
+    mirror = TopicMirror(settings, {
+        settings.topic_references: registry.handle_record,
+        settings.topic_status: status.handle_record,
+        settings.topic_windows: history.handle_record,
+        settings.topic_alerts: alerts.handle_record,
+    })
+    pipeline = Pipeline(settings, registry, load=lambda table, key: tables[table].get(key), clock=time.time)
+    assigned = asyncio.Event()
+
+    async def send(effects: Effects) -> None:
+        for write in effects.writes:
+            token = _current_event.set(weakref.ref(write.handle))
+            try:
+                tables[write.table][write.key] = write.value
+            finally:
+                _current_event.reset(token)
+        pending = [await app.producer.send(m.topic, m.key, m.value, m.partition, None, None)
+                   for m in effects.messages]
+        if pending:
+            await asyncio.gather(*pending)
+
+    @app.agent(source)
+    async def monitor(stream: Any) -> None:
+        await mirror.loaded.wait()  # references first, or models would start baselines they don't need
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_seconds):
+            batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                             e.message.value, e.message.timestamp, e) for e in events]
+            await send(pipeline.process(batch))
+
+    @app.timer(interval=TICK_INTERVAL_SECONDS)
+    async def tick() -> None:
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_predictions}
+        for partition in sorted(owned):
+            await app.producer.send(settings.topic_ticks, None, b"{}", partition, None, None)
+
+    @app.task
+    async def start_mirror() -> None:
+        await mirror.start()
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def stop_mirror(sender: Any, **kwargs: Any) -> None:
+        await mirror.stop()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        pipeline.forget()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned_tps: Any = None, **kwargs: Any) -> None:
+        pipeline.forget()
+        assigned.set()
+
+    def readiness() -> list[str]:
+        reasons = []
+        if not mirror.loaded.is_set():
+            reasons.append("reading references, status and history topics")
+        if not assigned.is_set():
+            reasons.append("joining the consumer group")
+        recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
+        if app.rebalancing or app.in_recovery or not recovery.completed.is_set():
+            reasons.append("recovering tables")
+        return reasons
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        await app.producer.send_and_wait(topic, key, value, None, None, None)
+
+    app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
+                  readiness, lambda: render_metrics(pipeline.counters, status), publish)
+    return app

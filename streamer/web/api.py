@@ -1,0 +1,163 @@
+"""The HTTP API (CONTRACT 6) as plain aiohttp handlers over the replica's cluster view.
+
+Everything here reads in-memory views that every replica keeps of the whole cluster, so any
+replica answers for every model. Errors are JSON ``{"error": ...}``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from streamer.errors import ReferenceProfileError
+from streamer.reference.profile import ReferenceProfile
+from streamer.reference.registry import ReferenceRegistry
+from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
+from streamer.web.dashboard import DASHBOARD_HTML
+
+log = logging.getLogger(__name__)
+MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
+                "reference", "updated_at")
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
+                        content_type="application/json")
+
+
+def error(status: int, message: str) -> web.Response:
+    return json_response({"error": message}, status)
+
+
+def _limit(request: web.Request, default: int = 50, maximum: int = 10000) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise web.HTTPBadRequest(body=orjson.dumps({"error": f"limit must be a whole number from 1 to {maximum}"}),
+                                 content_type="application/json")
+    return int(raw)
+
+
+@dataclass
+class Api:
+    api_token: str | None
+    topic_references: str
+    status: StatusBoard
+    history: WindowHistory
+    alerts: AlertLog
+    registry: ReferenceRegistry
+    readiness: Callable[[], list[str]]  # reasons not to be ready; empty when ready
+    metrics: Callable[[], str]
+    publish: Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
+
+    def register(self, app: web.Application) -> None:
+        app.middlewares.append(self._errors_and_auth)
+        router = app.router
+        router.add_get("/", self.dashboard)
+        router.add_get("/health", self.health)
+        router.add_get("/ready", self.ready)
+        router.add_get("/metrics", self.prometheus)
+        router.add_get("/api/v1/models", self.list_models)
+        router.add_get("/api/v1/models/{model}", self.get_model)
+        router.add_get("/api/v1/models/{model}/windows", self.get_windows)
+        router.add_get("/api/v1/models/{model}/reference", self.get_reference)
+        router.add_put("/api/v1/models/{model}/reference", self.put_reference)
+        router.add_get("/api/v1/alerts", self.list_alerts)
+
+    @web.middleware
+    async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+        if self.api_token and request.path.startswith("/api/"):
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.api_token}".encode()):
+                return error(401, "missing or wrong bearer token")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.content_type == "application/json":
+                raise
+            return error(exc.status, exc.reason)
+        except Exception:
+            log.exception("error answering %s %s", request.method, request.path)
+            return error(500, "internal error; see the worker's log")
+
+    async def dashboard(self, request: web.Request) -> web.Response:
+        return web.Response(text=DASHBOARD_HTML, content_type="text/html")
+
+    async def health(self, request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def ready(self, request: web.Request) -> web.Response:
+        reasons = self.readiness()
+        return json_response({"ready": not reasons, "waiting_for": reasons}, 503 if reasons else 200)
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    async def list_models(self, request: web.Request) -> web.Response:
+        models = [{k: doc.get(k) for k in MODEL_FIELDS} for _, doc in sorted(self.status.models.items())]
+        return json_response({"models": models})
+
+    def _versions(self, model: str) -> list[dict[str, Any]]:
+        found = [doc for (name, _), doc in self.status.models.items() if name == model]
+        if not found:
+            raise web.HTTPNotFound(body=orjson.dumps({"error": f"no model {model!r} has sent events"}),
+                                   content_type="application/json")
+        return sorted(found, key=lambda doc: doc.get("updated_at_s", 0), reverse=True)
+
+    def _pick(self, request: web.Request) -> dict[str, Any]:
+        model = request.match_info["model"]
+        versions = self._versions(model)
+        wanted = request.query.get("version")
+        if wanted is None:
+            return versions[0]
+        for doc in versions:
+            if doc["version"] == wanted:
+                return doc
+        raise web.HTTPNotFound(body=orjson.dumps({"error": f"model {model!r} has no version {wanted!r}"}),
+                               content_type="application/json")
+
+    async def get_model(self, request: web.Request) -> web.Response:
+        doc = self._pick(request)
+        last = self.history.newest(doc["model"], doc["version"], 1)
+        open_windows = doc.get("open_windows") or []
+        return json_response({
+            **{k: doc.get(k) for k in MODEL_FIELDS},
+            "versions": [d["version"] for d in self._versions(doc["model"])],
+            "open_window": open_windows[-1] if open_windows else None,
+            "last_window": last[0] if last else None,
+        })
+
+    async def get_windows(self, request: web.Request) -> web.Response:
+        doc = self._pick(request)
+        return json_response({"windows": self.history.newest(doc["model"], doc["version"], _limit(request))})
+
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request))
+        return json_response({"alerts": found})
+
+    async def get_reference(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        document = self.registry.document(model, request.query.get("version"))
+        if document is None:
+            return error(404, f"no reference profile registered for {model!r}")
+        return web.Response(body=document, content_type="application/json")
+
+    async def put_reference(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        body = await request.read()
+        try:
+            profile = ReferenceProfile.from_json(body)
+        except ReferenceProfileError as exc:
+            return error(400, str(exc))
+        version = request.query.get("version", profile.version)
+        if profile.model != model:
+            return error(400, f"the profile is for model {profile.model!r}, not {model!r}")
+        key = model if version is None else f"{model}:{version}"
+        await self.publish(self.topic_references, key.encode(), body)
+        return json_response({"published": key, "columns": len(profile.features) + len(profile.outputs)})

@@ -1,0 +1,85 @@
+"""What every replica knows of the whole cluster, from the status, windows and alerts topics.
+
+Each handler takes one record of its topic; the web API only reads these objects.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Any
+
+import orjson
+
+
+def _model_key(key: bytes | None, doc: dict[str, Any]) -> tuple[str, str]:
+    return (str(doc.get("model")), str(doc.get("version")))
+
+
+class StatusBoard:
+    """The latest status of every model and version (compacted status topic)."""
+
+    def __init__(self) -> None:
+        self.models: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def handle_record(self, key: bytes | None, value: bytes | None, timestamp_s: float) -> None:
+        if value is None:
+            return
+        doc = orjson.loads(value)
+        current = self.models.get(_model_key(key, doc))
+        # Updates from a replica that lost the partition may arrive late: keep the newest.
+        if current is None or doc.get("updated_at_s", 0) >= current.get("updated_at_s", 0):
+            self.models[_model_key(key, doc)] = doc
+
+
+class WindowHistory:
+    """Closed-window summaries per model and version, newest last, at most ``limit`` each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.windows: dict[tuple[str, str], OrderedDict[float, dict[str, Any]]] = {}
+
+    def handle_record(self, key: bytes | None, value: bytes | None, timestamp_s: float) -> None:
+        if value is None:
+            return
+        doc = orjson.loads(value)
+        history = self.windows.setdefault(_model_key(key, doc), OrderedDict())
+        history[doc["window_start_s"]] = doc  # a repeat after a restart replaces, not duplicates
+        while len(history) > self.limit:
+            history.popitem(last=False)
+
+    def newest(self, model: str, version: str, limit: int) -> list[dict[str, Any]]:
+        history = self.windows.get((model, version))
+        if not history:
+            return []
+        ordered = sorted(history.values(), key=lambda w: w["window_start_s"], reverse=True)
+        return ordered[:limit]
+
+
+class AlertLog:
+    """Recent alerts, newest last, each id once."""
+
+    def __init__(self, limit: int) -> None:
+        self.alerts: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._ids: dict[str, None] = {}
+        self.limit = limit
+
+    def handle_record(self, key: bytes | None, value: bytes | None, timestamp_s: float) -> None:
+        if value is None:
+            return
+        alert = orjson.loads(value)
+        if alert.get("id") in self._ids:
+            return
+        self._ids[alert["id"]] = None
+        if len(self._ids) > 2 * self.limit:
+            for stale in list(self._ids)[: self.limit]:
+                del self._ids[stale]
+        self.alerts.append(alert)
+
+    def query(self, model: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        found = []
+        for alert in reversed(self.alerts):
+            if (model is None or alert["model"] == model) and (kind is None or alert["kind"] == kind):
+                found.append(alert)
+                if len(found) >= limit:
+                    break
+        return found

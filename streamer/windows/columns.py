@@ -1,0 +1,110 @@
+"""Column layouts and the conversion of raw JSON values into sketch input.
+
+A :class:`ColumnSpec` says how one monitored column is summarised: numeric over fixed bins, or
+categorical over known categories. A model's layout comes from its reference profile; a model
+without one gets an empty layout and every column's kind is inferred from its first values.
+
+>>> to_numeric([1, 2.5, None, "x", True])
+(array([1. , 2.5, nan, nan, nan]), 2)
+>>> infer_kind([None, 3, 4.5]), infer_kind(["a", 1]), infer_kind([True])
+('numeric', 'categorical', 'categorical')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streamer.events.rows import PredictionRows
+from streamer.sketches.categorical import CategoricalSketch
+from streamer.sketches.numeric import NumericSketch
+
+Sketch = NumericSketch | CategoricalSketch
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    kind: str
+    edges: np.ndarray | None = None  # fine partition (numeric)
+    mlrun_edges: np.ndarray | None = None  # MLRun partition (numeric)
+    known: tuple[str, ...] = ()  # reference categories (categorical)
+
+    def new_sketch(self, max_categories: int) -> Sketch:
+        if self.kind == NUMERIC:
+            return NumericSketch(self.edges)
+        return CategoricalSketch(max_categories, self.known)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Specs of the feature columns and the output columns (prediction, probabilities)."""
+
+    features: Mapping[str, ColumnSpec] = field(default_factory=dict)
+    outputs: Mapping[str, ColumnSpec] = field(default_factory=dict)
+
+
+EMPTY_LAYOUT = Layout()
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is float or type(value) is int
+
+
+def to_numeric(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, int]:
+    """Float64 array of ``values`` (NaN where missing) and how many were not numbers at all."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(np.float64, copy=False), 0
+    array = np.fromiter((v if _is_number(v) else math.nan for v in values), dtype=np.float64, count=len(values))
+    mismatches = sum(1 for v in values if v is not None and not _is_number(v))
+    return array, mismatches
+
+
+def infer_kind(values: Sequence[Any] | np.ndarray) -> str:
+    """Numeric when every present value is a number (booleans are categorical)."""
+    present = [v for v in values if v is not None and not (type(v) is float and v != v)]
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return NUMERIC
+    return NUMERIC if present and all(_is_number(v) for v in present) else CATEGORICAL
+
+
+def output_columns(rows: PredictionRows) -> dict[str, list[Any]]:
+    """``prediction`` and the probability columns (``prediction_proba`` or ``prediction_proba.<class>``)."""
+    columns: dict[str, list[Any]] = {}
+    if any(p is not None for p in rows.predictions):
+        columns["prediction"] = rows.predictions
+    probas = rows.probas
+    if any(p is not None and not isinstance(p, Mapping) for p in probas):
+        columns["prediction_proba"] = [None if isinstance(p, Mapping) else p for p in probas]
+    if any(isinstance(p, Mapping) for p in probas):
+        classes = dict.fromkeys(c for p in probas if isinstance(p, Mapping) for c in p)
+        for name in classes:
+            columns[f"prediction_proba.{name}"] = [p.get(name) if isinstance(p, Mapping) else None for p in probas]
+    return columns
+
+
+def update_sketches(
+    sketches: dict[str, Sketch],
+    columns: Mapping[str, Sequence[Any]],
+    specs: Mapping[str, ColumnSpec],
+    max_categories: int,
+    type_mismatches: dict[str, int],
+) -> None:
+    """Add each column's values to its sketch, creating sketches for columns seen the first time."""
+    for name, values in columns.items():
+        sketch = sketches.get(name)
+        if sketch is None:
+            spec = specs.get(name) or ColumnSpec(infer_kind(values))
+            sketch = sketches[name] = spec.new_sketch(max_categories)
+        if isinstance(sketch, NumericSketch):
+            array, mismatches = to_numeric(values)
+            sketch.update(array)
+            if mismatches:
+                type_mismatches[name] = type_mismatches.get(name, 0) + mismatches
+        else:
+            sketch.update(values)

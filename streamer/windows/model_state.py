@@ -1,0 +1,143 @@
+"""One model's window lifecycle as pure transitions: ingest rows, close windows that are due.
+
+Windows are event-time tumbling windows ``[start, start + window_seconds)`` aligned to multiples of
+the window length since the epoch. A window closes when the model's watermark (the newest event
+time it has sent) has passed the window's end by ``allowed_lateness_seconds``, or when the model has
+sent nothing for ``idle_close_seconds`` of wall-clock time. Rows for a window that has already
+closed are counted as late and not applied.
+
+The state also remembers, per source partition, the last Kafka offset it has applied, so that
+events redelivered after a crash (at-least-once) are not counted twice.
+
+>>> from streamer.events.rows import PredictionRows
+>>> state = ModelState("fraud", "1")
+>>> rows = PredictionRows.empty("fraud", "1")
+>>> for t in (1.0, 30.0, 65.0, 75.0): rows.append_row(timestamp_s=t, features={"x": t})
+>>> state.ingest(rows, EMPTY_LAYOUT, WindowRules(60, 10, 30, 64), now_wall_s=1000.0)
+0
+>>> [(w.start_s, w.rows) for w in state.due_windows(WindowRules(60, 10, 30, 64), now_wall_s=1000.0)]
+[(0.0, 2)]
+>>> [(w.start_s, w.rows) for w in state.due_windows(WindowRules(60, 10, 30, 64), now_wall_s=1031.0)]
+[(60.0, 2)]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamer.events.rows import PredictionRows
+from streamer.sketches.codec import pack, unpack
+from streamer.windows.accumulator import EMPTY_LAYOUT, WindowAccumulator
+from streamer.windows.columns import Layout
+
+__all__ = ["ModelState", "WindowRules", "EMPTY_LAYOUT"]
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    window_seconds: float
+    allowed_lateness_seconds: float
+    idle_close_seconds: float
+    max_categories: int
+
+
+class ModelState:
+    def __init__(self, model: str, version: str) -> None:
+        self.model = model
+        self.version = version
+        self.open_windows: dict[float, WindowAccumulator] = {}
+        self.watermark_s = -math.inf  # newest event time seen
+        self.closed_until_s = -math.inf  # end of the newest closed window
+        self.last_seen_wall_s = -math.inf
+        self.events_total = 0  # accepted rows, late ones excluded
+        self.late_events = 0
+        self.applied_offsets: dict[int, int] = {}
+        # Baseline collection for a model without a registered reference profile.
+        self.baseline: WindowAccumulator | None = None
+        self.baseline_windows = 0
+        self.baseline_profile_json: bytes | None = None
+        self.last_status = "no_data"
+        self.last_window_end_s: float | None = None
+
+    def is_applied(self, partition: int, offset: int) -> bool:
+        """True if the message at ``offset`` was already folded into this state."""
+        return offset <= self.applied_offsets.get(partition, -1)
+
+    def mark_applied(self, partition: int, offset: int) -> None:
+        if offset > self.applied_offsets.get(partition, -1):
+            self.applied_offsets[partition] = offset
+
+    def ingest(self, rows: PredictionRows, layout: Layout, rules: WindowRules, now_wall_s: float) -> int:
+        """Add rows to their windows; returns how many were late (for closed windows)."""
+        if not len(rows):
+            return 0
+        self.last_seen_wall_s = now_wall_s
+        times = np.asarray(rows.timestamps_s, dtype=np.float64)
+        starts = np.floor(times / rules.window_seconds) * rules.window_seconds
+        late = starts < self.closed_until_s
+        n_late = int(late.sum())
+        self.late_events += n_late
+        self.events_total += len(rows) - n_late
+        self.watermark_s = max(self.watermark_s, float(times.max()))
+        unique_starts = np.unique(starts[~late])
+        for start in unique_starts.tolist():
+            window = self.open_windows.get(start)
+            if window is None:
+                window = self.open_windows[start] = WindowAccumulator(start, start + rules.window_seconds)
+            part = rows if len(unique_starts) == 1 and not n_late else rows.select((starts == start).tolist())
+            window.add(part, layout, rules.max_categories)
+        return n_late
+
+    def due_windows(self, rules: WindowRules, now_wall_s: float) -> list[WindowAccumulator]:
+        """Remove and return the windows that are due to close, oldest first."""
+        idle = now_wall_s - self.last_seen_wall_s >= rules.idle_close_seconds
+        due = [
+            start for start, window in self.open_windows.items()
+            if idle or window.end_s + rules.allowed_lateness_seconds <= self.watermark_s
+        ]
+        closed = [self.open_windows.pop(start) for start in sorted(due)]
+        if closed:
+            self.closed_until_s = max(self.closed_until_s, closed[-1].end_s)
+        return closed
+
+    def to_bytes(self) -> bytes:
+        header = {
+            "model": self.model, "version": self.version,
+            "watermark": None if self.watermark_s == -math.inf else self.watermark_s,
+            "closed_until": None if self.closed_until_s == -math.inf else self.closed_until_s,
+            "last_seen": None if self.last_seen_wall_s == -math.inf else self.last_seen_wall_s,
+            "events_total": self.events_total, "late": self.late_events,
+            "offsets": {str(p): o for p, o in self.applied_offsets.items()},
+            "windows": list(self.open_windows), "baseline_windows": self.baseline_windows,
+            "has_baseline": self.baseline is not None, "status": self.last_status,
+            "last_window_end": self.last_window_end_s,
+        }
+        blobs = [w.to_bytes() for w in self.open_windows.values()]
+        blobs.append(self.baseline.to_bytes() if self.baseline is not None else b"")
+        blobs.append(self.baseline_profile_json or b"")
+        return pack("model_state", 1, header, blobs)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModelState:
+        header, blobs = unpack(data, "model_state", 1)
+        state = cls(header["model"], header["version"])
+        state.watermark_s = -math.inf if header["watermark"] is None else header["watermark"]
+        state.closed_until_s = -math.inf if header["closed_until"] is None else header["closed_until"]
+        state.last_seen_wall_s = -math.inf if header["last_seen"] is None else header["last_seen"]
+        state.events_total, state.late_events = header["events_total"], header["late"]
+        state.applied_offsets = {int(p): o for p, o in header["offsets"].items()}
+        n_windows = len(header["windows"])
+        state.open_windows = {s: WindowAccumulator.from_bytes(b) for s, b in zip(header["windows"], blobs[:n_windows], strict=False)}
+        state.baseline_windows = header["baseline_windows"]
+        if header["has_baseline"]:
+            state.baseline = WindowAccumulator.from_bytes(blobs[n_windows])
+        state.baseline_profile_json = blobs[n_windows + 1] or None
+        state.last_status, state.last_window_end_s = header["status"], header["last_window_end"]
+        return state
+
+    def __repr__(self) -> str:
+        return (f"ModelState({self.model}:{self.version}, open={sorted(self.open_windows)}, "
+                f"events_total={self.events_total}, late={self.late_events})")

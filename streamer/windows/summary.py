@@ -1,0 +1,123 @@
+"""A window's summary: its counts, per-column statistics and drift against the reference.
+
+:func:`summarize` is pure: accumulator and reference in, a JSON-ready dict out. The same
+summary is published for a closed window, shown for the open one, and turned into alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from streamer.config import DriftPolicy
+from streamer.events.timestamps import format_timestamp
+from streamer.reference.profile import ReferenceProfile
+from streamer.sketches.categorical import CategoricalSketch
+from streamer.sketches.numeric import NumericSketch
+from streamer.stats.decision import feature_status, model_status
+from streamer.stats.drift import categorical_drift, general_drift, numeric_drift
+from streamer.windows.accumulator import WindowAccumulator
+from streamer.windows.columns import CATEGORICAL, NUMERIC, Sketch
+
+# Window status from drift status: what the API and the dashboard show.
+STATUS_OF_DRIFT = {"ok": "ok", "suspected": "warning", "detected": "critical"}
+LATENCY_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def _finite(value: float) -> float | None:
+    return value if isinstance(value, float) and math.isfinite(value) else None
+
+
+def column_statistics(sketch: Sketch) -> dict[str, Any]:
+    """Plain statistics of one column, no reference needed."""
+    total = sketch.count + sketch.missing
+    stats: dict[str, Any] = {"count": sketch.count, "missing": sketch.missing,
+                             "missing_share": sketch.missing / total if total else 0.0}
+    if isinstance(sketch, NumericSketch):
+        p50, p95 = sketch.quantiles.quantiles([0.5, 0.95]).tolist() if sketch.count else (None, None)
+        stats.update(kind=NUMERIC, mean=_finite(sketch.mean) if sketch.count else None,
+                     std=_finite(sketch.std), min=_finite(sketch.min), max=_finite(sketch.max),
+                     p50=_finite(p50) if p50 is not None else None, p95=_finite(p95) if p95 is not None else None)
+    else:
+        top = sorted(sketch.counts.items(), key=lambda item: -item[1])[:10]
+        stats.update(kind=CATEGORICAL, categories=len(sketch.counts), top=dict(top), other=sketch.other)
+    return stats
+
+
+def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
+    return {k: (_finite(float(v)) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+def compare_columns(
+    window: Mapping[str, Sketch], reference: Mapping[str, Sketch], mlrun_edges: Mapping[str, Any],
+    policy: DriftPolicy,
+) -> tuple[dict[str, dict[str, Any]], str, float]:
+    """Per-column drift metrics and status, then the family's status and drifted share."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for name, ref in reference.items():
+        win = window.get(name)
+        if win is None or win.count == 0:
+            metrics[name] = {"kind": NUMERIC if isinstance(ref, NumericSketch) else CATEGORICAL, "count": 0}
+        elif isinstance(ref, NumericSketch) and isinstance(win, NumericSketch):
+            assert ref.edges is not None  # reference sketches always have bins
+            metrics[name] = {"kind": NUMERIC, **numeric_drift(ref, win.rebinned(ref.edges), mlrun_edges[name])}
+        elif isinstance(ref, CategoricalSketch) and isinstance(win, CategoricalSketch):
+            metrics[name] = {"kind": CATEGORICAL, **categorical_drift(ref, win)}
+        else:
+            metrics[name] = {**column_statistics(win), "type_mismatch": True}
+    tested = [n for n, m in metrics.items() if m.get("count") and not m.get("type_mismatch")]
+    statuses = {}
+    for name, column in metrics.items():
+        status = feature_status(column, column["kind"], len(tested), policy) if name in tested else "ok"
+        column["status"] = statuses[name] = status
+        metrics[name] = _json_metrics(column)
+    family_status, drifted_share = model_status({n: statuses[n] for n in tested}, policy) if tested else ("ok", 0.0)
+    return metrics, family_status, drifted_share
+
+
+def summarize(
+    window: WindowAccumulator, reference: ReferenceProfile | None, policy: DriftPolicy, *,
+    model: str, version: str, reference_source: str, closed_by: str | None,
+) -> dict[str, Any]:
+    """The JSON summary of a window; ``reference=None`` while the model collects its baseline."""
+    span_s = window.end_s - window.start_s
+    latency = window.latency_ms
+    summary: dict[str, Any] = {
+        "model": model, "version": version,
+        "window_start": format_timestamp(window.start_s), "window_end": format_timestamp(window.end_s),
+        "window_start_s": window.start_s, "window_end_s": window.end_s,
+        "closed_by": closed_by, "events": window.rows, "errors": window.errors,
+        "error_rate": window.errors / window.rows if window.rows else 0.0,
+        "throughput_per_s": window.rows / span_s if span_s > 0 else None,
+        "latency_ms": {f"p{round(q * 100)}": _finite(v) for q, v in zip(
+            LATENCY_QUANTILES, latency.quantiles.quantiles(LATENCY_QUANTILES).tolist(), strict=True)}
+        if latency.count else {},
+        "reference": reference_source,
+        "type_mismatches": dict(window.type_mismatches),
+    }
+    if reference is None:
+        summary["status"] = "baseline"
+        summary["features"] = {n: column_statistics(s) for n, s in window.features.items()}
+        summary["outputs"] = {n: column_statistics(s) for n, s in window.outputs.items()}
+        summary["drift"] = None
+        return summary
+    features, data_status, drifted_share = compare_columns(
+        window.features, reference.features, reference.mlrun_edges, policy)
+    outputs, prediction_status, _ = compare_columns(window.outputs, reference.outputs, reference.mlrun_edges, policy)
+    for name, sketch in window.features.items():
+        if name not in features:
+            features[name] = {**column_statistics(sketch), "status": "ok", "unexpected": True}
+    worst = max((data_status, prediction_status), key=["ok", "suspected", "detected"].index)
+    summary["status"] = STATUS_OF_DRIFT[worst] if window.rows else "no_data"
+    summary["features"] = features
+    summary["outputs"] = outputs
+    summary["drift"] = {
+        "status": data_status, "drifted_share": drifted_share,
+        "drifted_features": [n for n, m in features.items() if m.get("status") == "detected"],
+        "suspected_features": [n for n, m in features.items() if m.get("status") == "suspected"],
+        "general_drift": _finite(general_drift(features)),
+        "prediction_status": prediction_status,
+        "drifted_outputs": [n for n, m in outputs.items() if m.get("status") == "detected"],
+    }
+    return summary
