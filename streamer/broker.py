@@ -46,6 +46,6 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 10.0) -
 def start_broker(port: int, log_path: str | None = None) -> subprocess.Popen[bytes]:
     """Start the broker on 127.0.0.1:``port`` in the background and wait until it listens."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(broker_command(port), stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(broker_command(port), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     wait_for_port(port)
     return process

@@ -1,4 +1,8 @@
-"""`make run`: the embedded broker (unless STREAMER_BROKER names another), one worker and the demo."""
+"""`make run`: the embedded broker (unless STREAMER_BROKER names another), one worker and the demo.
+
+The children run in their own sessions, so Ctrl-C reaches only this process, which then stops
+them in order: demo, worker, broker.
+"""
 
 from __future__ import annotations
 
@@ -21,26 +25,26 @@ def main() -> None:
             print("make run: embedded broker (memory-only) on 127.0.0.1:9092", flush=True)
             processes.append(start_broker(9092))
         streamer = [sys.executable, "-m", "streamer.cli.main"]
-        processes.append(subprocess.Popen([*streamer, "worker"], env=env))
+        processes.append(subprocess.Popen([*streamer, "worker"], env=env, start_new_session=True))
         port = int(env.get("STREAMER_WEB_PORT", "6066"))
         wait_for_port(port, timeout_s=120)
         print(f"make run: web view on http://127.0.0.1:{port}/ (API: /api/v1/models); "
               "alerts: .venv/bin/streamer alerts --follow", flush=True)
-        processes.append(subprocess.Popen([*streamer, "demo"], env=env))
+        processes.append(subprocess.Popen([*streamer, "demo"], env=env, start_new_session=True))
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
+        # Stop in reverse order, each before the next: the worker needs the broker to leave cleanly.
         for process in reversed(processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for process in reversed(processes):
             try:
-                process.wait(max(0.1, deadline - time.monotonic()))
+                process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
 
 if __name__ == "__main__":

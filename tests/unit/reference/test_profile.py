@@ -122,6 +122,14 @@ def test_known_categories_survive_the_round_trip_for_booleans_and_floats():
         assert restored.layout().features[name].known == profile.layout().features[name].known, name
 
 
+def test_the_quantile_sketch_may_be_left_out(profile):
+    restored = ReferenceProfile.from_json(orjson.dumps(_with(doc_of(profile), ("features", "amount", "quantile_sketch"),
+                                                             _DELETE)))
+    amount = restored.features["amount"]
+    assert isinstance(amount, NumericSketch) and amount.quantiles.n == 0
+    assert amount.counts is not None and amount.counts.tolist() == profile.features["amount"].counts.tolist()  # type: ignore[union-attr]
+
+
 # -- rejected documents -----------------------------------------------------------------------
 
 
