@@ -13,6 +13,7 @@ file with the same keys in lower case (``window_seconds: 60``) plus per-model ov
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -146,13 +147,16 @@ _SETTING_KEYS = {f.name: f for f in fields(Settings) if f.name not in ("security
 
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
-    try:
-        if "int" in kind_name and "float" not in kind_name:
-            return int(raw)
-        if "float" in kind_name:
-            return float(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
+    integer = "int" in kind_name and "float" not in kind_name
+    if (integer or "float" in kind_name) and not isinstance(raw, bool):
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isfinite(number) and (not integer or number.is_integer()):
+            return int(number) if integer else number
+    if integer or "float" in kind_name:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}" + (" (a whole number)" if integer else ""))
     return None if raw in (None, "") and "None" in kind_name else str(raw)
 
 
@@ -208,6 +212,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("STREAMER_CONFIG: 'models' must map model names to overrides")
     for model, overrides in models.items():
         overrides = overrides or {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"STREAMER_CONFIG: models.{model} must be a mapping")
+        unknown = set(overrides) - {"drift"}
+        if unknown:
+            raise ConfigError(f"STREAMER_CONFIG: models.{model}: unknown keys {sorted(unknown)}; known: ['drift']")
         if "drift" in overrides:
             model_drift[str(model)] = _drift_policy(default_drift, overrides["drift"], f"models.{model}.drift")
     return Settings(

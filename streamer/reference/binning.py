@@ -28,10 +28,12 @@ FINE_QUANTILES = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 
 def _mlrun_edges(low: float, high: float) -> np.ndarray:
-    if high <= low:
+    # Values that differ only in their last digits give repeated edges: unique them.
+    edges = np.unique(np.linspace(low, high, MLRUN_BINS + 1)) if high > low else np.empty(0)
+    if len(edges) < 2:
         # A constant column: one narrow bin holds the constant, so any change shows in the tails.
         return np.array([low, low + max(abs(low) * 1e-12, 1e-12)])
-    return np.linspace(low, high, MLRUN_BINS + 1)
+    return edges
 
 
 def _union(mlrun: np.ndarray, quantiles: np.ndarray) -> np.ndarray:

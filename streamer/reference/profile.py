@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from streamer.errors import ReferenceProfileError
+from streamer.errors import ReferenceProfileError, StateFormatError
 from streamer.events.timestamps import format_timestamp
 from streamer.reference.binning import FINE_QUANTILES, edges_from_sketch, edges_from_values
-from streamer.sketches.categorical import CategoricalSketch
+from streamer.sketches.categorical import CategoricalSketch, category_of
 from streamer.sketches.numeric import NumericSketch
 from streamer.sketches.quantiles import QuantileSketch
 from streamer.windows.accumulator import WindowAccumulator
@@ -43,7 +43,7 @@ def _spec_from_values(values: Sequence[Any] | np.ndarray) -> ColumnSpec:
     if infer_kind(values) == NUMERIC:
         fine, mlrun = edges_from_values(to_numeric(values)[0])
         return ColumnSpec(NUMERIC, fine, mlrun)
-    return ColumnSpec(CATEGORICAL, known=tuple(sorted({str(v) for v in values if v is not None})))
+    return ColumnSpec(CATEGORICAL, known=tuple(sorted({category_of(v) for v in values} - {None})))  # type: ignore[type-var]
 
 
 def _spec_and_sketch(sketch: Sketch) -> tuple[ColumnSpec, Sketch]:
@@ -158,7 +158,8 @@ class ReferenceProfile:
                        columns["features"], columns["outputs"], mlrun_edges)
         except ReferenceProfileError:
             raise
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError,
+                StateFormatError) as exc:
             raise ReferenceProfileError(f"malformed reference profile: {type(exc).__name__}: {exc}") from exc
 
 
@@ -184,5 +185,10 @@ def _column_from_json(name: str, column: Mapping[str, Any], mlrun_edges: dict[st
         sketch.min, sketch.max = float(column["min"]), float(column["max"])
     if column.get("quantile_sketch"):
         sketch.quantiles = QuantileSketch.from_bytes(base64.b64decode(column["quantile_sketch"]))
-    mlrun_edges[name] = np.asarray(column.get("mlrun_edges", edges), dtype=np.float64)
+    coarse = np.asarray(column.get("mlrun_edges", edges), dtype=np.float64)
+    if (len(coarse) < 2 or np.any(np.diff(coarse) <= 0) or coarse[0] != edges[0] or coarse[-1] != edges[-1]
+            or not np.all(np.isin(coarse, edges))):
+        raise ReferenceProfileError(f"column {name!r}: mlrun_edges must increase and be a subset of edges "
+                                    "sharing their first and last value")
+    mlrun_edges[name] = coarse
     return sketch

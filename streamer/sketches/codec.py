@@ -31,8 +31,13 @@ def unpack(data: bytes, kind: str, version: int) -> tuple[dict[str, Any], list[b
         head = orjson.loads(data[4 : 4 + head_length])
     except (struct.error, orjson.JSONDecodeError) as exc:
         raise StateFormatError(f"not a stored {kind}") from exc
+    if not isinstance(head, dict) or not isinstance(head.get("b"), list) or not isinstance(head.get("h"), dict):
+        raise StateFormatError(f"not a stored {kind}")
     if head.get("kind") != kind or head.get("v") != version:
         raise StateFormatError(f"stored {head.get('kind')} v{head.get('v')}, expected {kind} v{version}")
+    lengths = head["b"]
+    if not all(type(n) is int and n >= 0 for n in lengths) or 4 + head_length + sum(lengths) != len(data):
+        raise StateFormatError(f"stored {kind} is truncated or has trailing bytes")
     blobs, offset = [], 4 + head_length
     for length in head["b"]:
         blobs.append(bytes(data[offset : offset + length]))

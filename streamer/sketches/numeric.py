@@ -83,6 +83,8 @@ class NumericSketch:
             self.edges is not None and other.edges is not None and not np.array_equal(self.edges, other.edges)
         ):
             raise SketchMismatchError("cannot merge numeric sketches over different bins")
+        if other.quantiles.k != self.quantiles.k:
+            raise SketchMismatchError(f"cannot merge quantile sketches with k={self.quantiles.k} and k={other.quantiles.k}")
         if self.counts is not None and other.counts is not None:
             self.counts += other.counts
         self.missing += other.missing

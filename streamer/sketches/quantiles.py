@@ -84,7 +84,7 @@ class QuantileSketch:
         if data:
             try:
                 sketch._kll = datasketches.kll_doubles_sketch.deserialize(data)
-            except (RuntimeError, ValueError) as exc:
+            except (RuntimeError, ValueError, IndexError) as exc:
                 raise StateFormatError("not a KLL sketch") from exc
             sketch.k = int(sketch._kll.k)
         return sketch

@@ -93,7 +93,10 @@ class Api:
 
     async def ready(self, request: web.Request) -> web.Response:
         reasons = self.readiness()
-        return json_response({"ready": not reasons, "waiting_for": reasons}, 503 if reasons else 200)
+        if reasons:
+            return json_response({"error": "not ready: " + "; ".join(reasons), "ready": False,
+                                  "waiting_for": reasons}, 503)
+        return json_response({"ready": True, "waiting_for": []})
 
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",

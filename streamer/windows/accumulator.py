@@ -75,6 +75,10 @@ class WindowAccumulator:
 
     def merge(self, other: WindowAccumulator) -> None:
         """Fold ``other`` into this one (bounds widen to cover both)."""
+        for mine, theirs in ((self.features, other.features), (self.outputs, other.outputs)):
+            for name, sketch in theirs.items():
+                if name in mine and type(mine[name]) is not type(sketch):
+                    raise SketchMismatchError(f"column {name!r} is numeric in one window, categorical in another")
         self.start_s, self.end_s = min(self.start_s, other.start_s), max(self.end_s, other.end_s)
         self.rows += other.rows
         self.errors += other.errors
@@ -85,8 +89,6 @@ class WindowAccumulator:
             for name, sketch in theirs.items():
                 if name not in mine:
                     mine[name] = type(sketch).from_bytes(sketch.to_bytes())
-                elif type(mine[name]) is not type(sketch):
-                    raise SketchMismatchError(f"column {name!r} is numeric in one window, categorical in another")
                 else:
                     mine[name].merge(sketch)  # type: ignore[arg-type]
         for name, n in other.type_mismatches.items():

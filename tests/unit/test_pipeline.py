@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pytest
 
 from streamer.config import Settings
 from streamer.kafka.topics import partition_for_key
@@ -339,8 +338,6 @@ def test_models_are_kept_apart():
     assert totals == {MODEL: 2, other: 1}
 
 
-@pytest.mark.xfail(strict=True, reason="binning._mlrun_edges repeats edges for a nearly constant column; "
-                                       "the next window close raises SketchMismatchError out of process()")
 def test_a_nearly_constant_feature_in_the_baseline_does_not_stop_the_pipeline():
     h = Harness()
     h.send([event(T0 + i * 0.1, 0.0) | {"features": {"total": 0.3 if i % 2 else 0.1 + 0.2}}

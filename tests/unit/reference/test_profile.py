@@ -109,8 +109,6 @@ def test_json_round_trip_of_a_profile_for_every_version():
     assert_same_profile(restored, profile)
 
 
-@pytest.mark.xfail(strict=True, reason="from_columns names known categories with str(), sketches count "
-                                       "category_of() names ('true', '3'), so the layout changes on reload")
 def test_known_categories_survive_the_round_trip_for_booleans_and_floats():
     profile = ReferenceProfile.from_columns(
         "m", None, features={"is_new": [True, False, True], "mixed": [1.0, "a", 2.5]}, outputs={})
@@ -185,8 +183,6 @@ def test_error_messages_say_what_is_wrong(profile):
         ReferenceProfile.from_json(orjson.dumps(_with(doc_of(profile), ("features", "amount", "edges"), [2.0, 1.0])))
 
 
-@pytest.mark.xfail(strict=True, reason="QuantileSketch.from_bytes lets datasketches' IndexError escape and "
-                                       "from_json does not wrap StateFormatError")
 def test_a_corrupt_quantile_sketch_raises_reference_profile_error(profile):
     garbage = base64.b64encode(b"garbage").decode()
     with pytest.raises(ReferenceProfileError):
@@ -194,8 +190,6 @@ def test_a_corrupt_quantile_sketch_raises_reference_profile_error(profile):
                                                       garbage)))
 
 
-@pytest.mark.xfail(strict=True, reason="from_json does not check that mlrun_edges increase and are a subset "
-                                       "of edges; every later window of the model then fails in coarsen()")
 def test_mlrun_edges_outside_the_edges_are_rejected(profile):
     doc = _with(doc_of(profile), ("features", "amount", "mlrun_edges"), [-1e9, 1e9])
     with pytest.raises(ReferenceProfileError):
@@ -260,15 +254,11 @@ def test_from_window_gives_a_usable_layout():
     assert_usable(ReferenceProfile.from_json(profile.to_json()), window)
 
 
-@pytest.mark.xfail(strict=True, reason="binning._mlrun_edges: np.linspace over a span of a few ulps repeats "
-                                       "edges; coarsen() then refuses them at every window close")
 def test_from_window_with_a_nearly_constant_column_gives_a_usable_layout():
     window = baseline_window(6, n=200, near_constant=True)
     assert_usable(ReferenceProfile.from_window("fraud", "1", window, "baseline"), window)
 
 
-@pytest.mark.xfail(strict=True, reason="binning._mlrun_edges: np.linspace over a span of a few ulps repeats "
-                                       "edges; coarsen() then refuses them at every window close")
 def test_from_columns_with_a_nearly_constant_column_gives_strictly_increasing_mlrun_edges():
     profile = ReferenceProfile.from_columns("m", None, features={"total": [0.3, 0.1 + 0.2] * 50}, outputs={})
     assert np.all(np.diff(profile.mlrun_edges["total"]) > 0)

@@ -131,8 +131,6 @@ def test_health_and_readiness(world):
     serve(world.api(), scenario)
 
 
-@pytest.mark.xfail(strict=True, reason="CONTRACT 6: errors answer {'error': ...} with 503; /ready's 503 body "
-                                       "has only 'ready' and 'waiting_for'")
 def test_not_ready_answer_carries_an_error_message(world):
     async def scenario(client: TestClient) -> None:
         world.not_ready.append("joining the consumer group")
@@ -248,8 +246,6 @@ def test_reference_put_for_another_model_is_a_400(world):
     serve(world.api(), scenario)
 
 
-@pytest.mark.xfail(strict=True, reason="a corrupt quantile_sketch escapes ReferenceProfile.from_json as "
-                                       "IndexError, so PUT answers 500 instead of 400")
 def test_reference_put_with_a_corrupt_quantile_sketch_is_a_400(world):
     doc = orjson.loads(profile("fraud"))
     doc["features"]["x"]["quantile_sketch"] = "Z2FyYmFnZQ=="  # base64 of b"garbage"
