@@ -44,7 +44,7 @@ def messages(s: Scenario, seed: int = 0) -> list[tuple[bytes, bytes]]:
     for start in range(0, s.rows, s.rows_per_message):
         model = f"model-{(start // s.rows_per_message) % s.models}"
         # Event times advance 0.01 s a row, so windows close on event time as in a replay.
-        rows = [{"timestamp": T0 + (start + i) * 0.01, "features": dict(zip(names, values[start + i].tolist())),
+        rows = [{"timestamp": T0 + (start + i) * 0.01, "features": dict(zip(names, values[start + i].tolist(), strict=True)),
                  "prediction": int(values[start + i, 0] > 0)} for i in range(min(s.rows_per_message, s.rows - start))]
         body: dict[str, Any] = {"model": model, **rows[0]} if s.rows_per_message == 1 else {"model": model, "rows": rows}
         out.append((model.encode(), orjson.dumps(body)))

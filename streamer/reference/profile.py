@@ -43,7 +43,8 @@ def _spec_from_values(values: Sequence[Any] | np.ndarray) -> ColumnSpec:
     if infer_kind(values) == NUMERIC:
         fine, mlrun = edges_from_values(to_numeric(values)[0])
         return ColumnSpec(NUMERIC, fine, mlrun)
-    return ColumnSpec(CATEGORICAL, known=tuple(sorted({category_of(v) for v in values} - {None})))  # type: ignore[type-var]
+    known = {name for name in map(category_of, values) if name is not None}
+    return ColumnSpec(CATEGORICAL, known=tuple(sorted(known)))
 
 
 def _spec_and_sketch(sketch: Sketch) -> tuple[ColumnSpec, Sketch]:
