@@ -1,20 +1,37 @@
-"""Run every benchmark: ``python -m bench`` (``--json PATH`` also writes the collected results)."""
+"""Run every benchmark: ``python -m bench`` prints one report and writes it as JSON.
+
+``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
+compared; ``--only detection`` or ``--only throughput`` runs one part.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
+import os
+import platform
+import time
 
-from bench import detection
+from bench import detection, throughput
+
+PARTS = {"throughput": throughput.run, "detection": detection.run}
 
 
-def main(argv: list[str]) -> None:
-    out: dict = {}
-    print(detection.run(out))
-    if "--json" in argv[:-1]:
-        with open(argv[argv.index("--json") + 1], "w") as file:
-            json.dump(out, file, indent=2)
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--json", default="bench/results/latest.json", help="where to write the results")
+    parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run only this part (repeatable)")
+    args = parser.parse_args()
+    out: dict = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    for name in args.only or list(PARTS):
+        print(PARTS[name](out), flush=True)
+        print(flush=True)
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as file:
+        json.dump(out, file, indent=2)
+    print(f"results written to {args.json}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
