@@ -1,14 +1,20 @@
-"""Events per second through one real worker process, on the embedded broker.
+"""Throughput and cost of one worker, measured side by side on one embedded broker.
 
-Each scenario gets its own application id and topics. The backlog is produced first, then one
-worker starts and drains it; the rate is taken from the worker's own ``streamer_rows_accepted_total``
-between the first accepted row and the last, so start-up and group joins are not counted.
+Every scenario gets its own topic and application id. Its backlog is produced first; then the
+consumer under test starts and drains it, and the rate is taken from its first row to its last,
+so start-up and consumer-group joins are not counted. Consumers compared on the same backlog:
+
+- ``streamer``: one real worker process, up to the window summaries being in its tables;
+- ``raw``: a plain aiokafka consumer doing the same parsing and sketch updates (the ceiling);
+- ``faust``: a plain Faust agent that only decodes (Faust's per-event ceiling);
+- ``naive``: a plain Faust agent updating a Faust windowed table per event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,8 +26,9 @@ from typing import Any
 
 import numpy as np
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench import raw_consumer
 from streamer.broker import free_port, start_broker, wait_for_port
 
 T0 = 1735689600.0
@@ -34,6 +41,7 @@ class Scenario:
     rows_per_message: int
     features: int
     models: int
+    consumers: tuple[str, ...] = ("streamer", "raw")
 
 
 def messages(s: Scenario, seed: int = 0) -> list[tuple[bytes, bytes]]:
@@ -43,8 +51,8 @@ def messages(s: Scenario, seed: int = 0) -> list[tuple[bytes, bytes]]:
     out = []
     for start in range(0, s.rows, s.rows_per_message):
         model = f"model-{(start // s.rows_per_message) % s.models}"
-        # Event times advance 0.01 s a row, so windows close on event time as in a replay.
-        rows = [{"timestamp": T0 + (start + i) * 0.01, "features": dict(zip(names, values[start + i].tolist(), strict=True)),
+        # Event times advance 1 ms a row, so windows close on event time as in a replay.
+        rows = [{"timestamp": T0 + (start + i) * 0.001, "features": dict(zip(names, values[start + i].tolist(), strict=True)),
                  "prediction": int(values[start + i, 0] > 0)} for i in range(min(s.rows_per_message, s.rows - start))]
         body: dict[str, Any] = {"model": model, **rows[0]} if s.rows_per_message == 1 else {"model": model, "rows": rows}
         out.append((model.encode(), orjson.dumps(body)))
@@ -63,72 +71,221 @@ async def produce(port: int, topic: str, batch: list[tuple[bytes, bytes]]) -> No
         await producer.stop()
 
 
-def accepted(url: str) -> int:
+def metric(url: str, name: str) -> float:
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=2) as response:
             for line in response.read().decode().splitlines():
-                if line.startswith("streamer_rows_accepted_total "):
-                    return int(float(line.split()[1]))
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
     except OSError:
         pass
-    return -1
+    return -1.0
 
 
-def run_scenario(port: int, workdir: str, s: Scenario) -> dict[str, Any]:
-    app = f"bench{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_")}
-    env.update(STREAMER_BROKER=f"kafka://127.0.0.1:{port}", STREAMER_APP_ID=app, STREAMER_PARTITIONS="8",
-               STREAMER_TOPIC_PREDICTIONS=f"{app}-predictions", STREAMER_WINDOW_SECONDS="60",
-               STREAMER_IDLE_CLOSE_SECONDS="600")
-    subprocess.run([sys.executable, "-c", "import asyncio; from streamer.config import load_settings; "
-                    "from streamer.kafka.topics import ensure_topics; asyncio.run(ensure_topics(load_settings()))"],
-                   env=env, check=True)
-    batch = messages(s)
-    asyncio.run(produce(port, f"{app}-predictions", batch))
-    web_port = free_port()
-    log = open(os.path.join(workdir, f"{app}.log"), "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
-                               "--data-dir", os.path.join(workdir, app), "--loglevel", "warning"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{web_port}"
-    try:
-        wait_for_port(web_port, timeout_s=120)
-        first_count, first_time = 0, 0.0
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            count = accepted(url)
-            now = time.monotonic()
-            if count > 0 and not first_count:
-                first_count, first_time = count, now
-            if count >= s.rows:
-                elapsed = now - first_time
-                rate = (s.rows - first_count) / elapsed if elapsed > 0 else float("nan")
-                return {"scenario": s.name, "rows": s.rows, "rows_per_s": rate, "seconds": elapsed}
-            time.sleep(0.05)
-        raise RuntimeError(f"{s.name}: the worker did not drain its backlog in time; see {log.name}")
-    finally:
-        worker.terminate()
-        worker.wait(30)
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)) * 1024  # type: ignore[union-attr]
+
+
+def dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+class Bench:
+    def __init__(self, port: int, workdir: str) -> None:
+        self.port = port
+        self.workdir = workdir
+
+    def env(self, app: str, topic: str, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_")}
+        env.update(STREAMER_BROKER=f"kafka://127.0.0.1:{self.port}", STREAMER_APP_ID=app, STREAMER_PARTITIONS="8",
+                   STREAMER_TOPIC_PREDICTIONS=topic, STREAMER_TOPIC_ALERTS=f"{app}-alerts",
+                   STREAMER_TOPIC_REFERENCES=f"{app}-references", STREAMER_TOPIC_DEAD_LETTERS=f"{app}-dead-letters",
+                   STREAMER_TOPIC_LABELS=f"{app}-labels", STREAMER_IDLE_CLOSE_SECONDS="600", **extra)
+        return env
+
+    def backlog(self, s: Scenario) -> str:
+        app = f"b{uuid.uuid4().hex[:6]}"
+        topic = f"{app}-predictions"
+        subprocess.run([sys.executable, "-c", "import asyncio; from streamer.config import load_settings; "
+                        "from streamer.kafka.topics import ensure_topics; asyncio.run(ensure_topics(load_settings()))"],
+                       env=self.env(app, topic), check=True)
+        asyncio.run(produce(self.port, topic, messages(s)))
+        return topic
+
+    def streamer(self, s: Scenario, topic: str) -> dict[str, Any]:
+        app = f"w{uuid.uuid4().hex[:6]}"
+        web_port = free_port()
+        data_dir = os.path.join(self.workdir, app)
+        log = open(os.path.join(self.workdir, f"{app}.log"), "wb")  # noqa: SIM115
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port), "--data-dir", data_dir,
+             "--loglevel", "warning"], env=self.env(app, topic), stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{web_port}"
+        try:
+            wait_for_port(web_port, timeout_s=120)
+            idle_rss = rss_bytes(worker.pid)
+            first_count, first_time = 0.0, 0.0
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                count = metric(url, "streamer_rows_accepted_total")
+                now = time.monotonic()
+                if count > 0 and not first_count:
+                    first_count, first_time = count, now
+                if count >= s.rows:
+                    rate = (s.rows - first_count) / (now - first_time)
+                    time.sleep(2)  # let the last batch's table writes land before measuring
+                    return {"rows_per_s": rate, "rss_bytes": rss_bytes(worker.pid), "idle_rss_bytes": idle_rss,
+                            "rocksdb_bytes": dir_bytes(data_dir)}
+                time.sleep(0.05)
+            raise RuntimeError(f"{s.name}: the worker did not drain its backlog; see {log.name}")
+        finally:
+            worker.terminate()
+            worker.wait(30)
+
+    def faust(self, mode: str, s: Scenario, topic: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.faust_baseline", "--broker", f"kafka://127.0.0.1:{self.port}", "--topic", topic,
+             "--mode", mode, "--expect", str(s.rows), "--data-dir", os.path.join(self.workdir, f"f{uuid.uuid4().hex[:6]}"),
+             "--web-port", str(free_port())], capture_output=True, text=True, timeout=1800)
+        found = re.search(r"rate ([\d.]+)", out.stdout)
+        if not found:
+            raise RuntimeError(f"faust {mode} baseline failed: {out.stderr[-2000:]}")
+        return {"rows_per_s": float(found.group(1))}
+
+    def raw(self, s: Scenario, topic: str) -> dict[str, Any]:
+        return {"rows_per_s": asyncio.run(raw_consumer.drain(self.port, topic, s.rows))}
 
 
 SCENARIOS = [
-    Scenario("single events, 10 features, 1 model", 40_000, 1, 10, 1),
-    Scenario("batches of 100 rows, 10 features, 1 model", 300_000, 100, 10, 1),
+    Scenario("single events, 10 features", 40_000, 1, 10, 1, ("streamer", "raw", "faust", "naive")),
+    Scenario("batches of 100 rows, 10 features", 300_000, 100, 10, 1, ("streamer", "raw", "faust", "naive")),
+    Scenario("single events, 100 features", 15_000, 1, 100, 1),
+    Scenario("batches of 100 rows, 100 features", 60_000, 100, 100, 1),
+    Scenario("batches of 100 rows, 10 features, 100 models", 300_000, 100, 10, 100, ("streamer",)),
+    Scenario("batches of 100 rows, 10 features, 1000 models", 300_000, 100, 10, 1000, ("streamer",)),
 ]
+
+
+def close_to_alert_delay(bench: Bench, windows: int = 40) -> dict[str, float]:
+    """Seconds from the event that closes a window (watermark past end + lateness) to its alert."""
+    app = f"d{uuid.uuid4().hex[:6]}"
+    topic = f"{app}-predictions"
+    env = bench.env(app, topic, STREAMER_WINDOW_SECONDS="2", STREAMER_ALLOWED_LATENESS_SECONDS="0",
+                    STREAMER_BASELINE_WINDOWS="1")
+    web_port = free_port()
+    log = open(os.path.join(bench.workdir, f"{app}.log"), "wb")  # noqa: SIM115
+    worker = subprocess.Popen([sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
+                               "--data-dir", os.path.join(bench.workdir, app), "--loglevel", "warning"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    async def run() -> list[float]:
+        producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{bench.port}", linger_ms=0)
+        consumer = AIOKafkaConsumer(bootstrap_servers=f"127.0.0.1:{bench.port}", group_id=None)
+        await producer.start()
+        await consumer.start()
+        rng = np.random.default_rng(3)
+        try:
+            alerts = f"{app}-alerts"
+            for _ in range(100):
+                if consumer.partitions_for_topic(alerts):
+                    break
+                await asyncio.sleep(0.2)
+            partitions = [TopicPartition(alerts, p) for p in sorted(consumer.partitions_for_topic(alerts))]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            delays = []
+            for w in range(windows + 1):
+                shift = 0.0 if w == 0 else 3.0 * (w % 2 + 1)  # window 0 is the baseline; then alternating shifts
+                for i in range(200):
+                    body = {"model": "m", "timestamp": T0 + 2 * w + 2 * i / 200,
+                            "features": {"x": float(rng.normal(shift, 1))}}
+                    await producer.send(topic, orjson.dumps(body), key=b"m")
+                await producer.flush()
+                closing = {"model": "m", "timestamp": T0 + 2 * (w + 1), "features": {"x": float(rng.normal(0, 1))}}
+                sent = time.monotonic()
+                await producer.send_and_wait(topic, orjson.dumps(closing), key=b"m")
+                if w == 0:
+                    await asyncio.sleep(2)
+                    continue
+                deadline = sent + 30
+                got = False
+                while time.monotonic() < deadline and not got:
+                    batch = await consumer.getmany(timeout_ms=100)
+                    got = any(orjson.loads(r.value)["window_start"] for records in batch.values() for r in records)
+                if got:
+                    delays.append(time.monotonic() - sent)
+            return delays
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    try:
+        wait_for_port(web_port, timeout_s=120)
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/ready", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        delays = asyncio.run(run())
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    array = np.array(delays)
+    return {"windows": len(delays), "median_s": float(np.median(array)), "p99_s": float(np.quantile(array, 0.99))}
 
 
 def run(out: dict[str, Any], scenarios: list[Scenario] = SCENARIOS) -> str:
     port = free_port()
+    results = []
     with tempfile.TemporaryDirectory() as workdir:
         broker = start_broker(port, os.path.join(workdir, "broker.log"))
+        bench = Bench(port, workdir)
         try:
-            results = [run_scenario(port, workdir, s) for s in scenarios]
+            for s in scenarios:
+                topic = bench.backlog(s)
+                row: dict[str, Any] = {"scenario": s.name, "rows": s.rows, "features": s.features, "models": s.models}
+                for consumer in s.consumers:
+                    if consumer == "streamer":
+                        row["streamer"] = bench.streamer(s, topic)
+                    elif consumer == "raw":
+                        row["raw"] = bench.raw(s, topic)
+                    else:
+                        row[consumer] = bench.faust("stateless" if consumer == "faust" else "windowed", s, topic)
+                results.append(row)
+                print(f"  measured: {s.name}", file=sys.stderr, flush=True)
+            delay = close_to_alert_delay(bench)
         finally:
             broker.terminate()
             broker.wait(10)
     out["throughput"] = results
-    lines = ["Throughput: one worker draining a backlog (rows/s)", f"{'scenario':48} {'rows':>9} {'rows/s':>10}"]
-    lines += [f"{r['scenario']:48} {r['rows']:>9} {r['rows_per_s']:>10.0f}" for r in results]
+    out["close_to_alert"] = delay
+    return render(results, delay)
+
+
+def render(results: list[dict[str, Any]], delay: dict[str, float]) -> str:
+    def rate(row: dict[str, Any], name: str) -> str:
+        return f"{row[name]['rows_per_s']:>9.0f}" if name in row else f"{'-':>9}"
+
+    def ratio(row: dict[str, Any], name: str) -> str:
+        if name not in row:
+            return f"{'-':>7}"
+        return f"{row['streamer']['rows_per_s'] / row[name]['rows_per_s']:>7.2f}"
+
+    lines = ["Throughput (rows/s, one worker draining a backlog; ratios are streamer / other)",
+             f"{'scenario':48} {'streamer':>9} {'raw':>9} {'faust':>9} {'naive':>9} {'x raw':>7} {'x faust':>7} {'x naive':>7}"]
+    for row in results:
+        lines.append(f"{row['scenario']:48} {rate(row, 'streamer')} {rate(row, 'raw')} {rate(row, 'faust')} "
+                     f"{rate(row, 'naive')} {ratio(row, 'raw')} {ratio(row, 'faust')} {ratio(row, 'naive')}")
+    lines += ["", "Cost per model x feature (after draining; RSS growth over the idle worker, RocksDB files)"]
+    for row in results:
+        cells = row["models"] * row["features"]
+        worker = row["streamer"]
+        lines.append(f"{row['scenario']:48} memory {(worker['rss_bytes'] - worker['idle_rss_bytes']) / cells / 1024:8.1f} KiB"
+                     f"   rocksdb {worker['rocksdb_bytes'] / cells / 1024:8.1f} KiB")
+    lines += ["", f"Window close to alert on the alerts topic: median {delay['median_s'] * 1000:.0f} ms, "
+                  f"p99 {delay['p99_s'] * 1000:.0f} ms over {delay['windows']} windows"]
     return "\n".join(lines)
 
 

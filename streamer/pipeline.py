@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # every open window of its model by pushing the watermark years ahead.
 MAX_FUTURE_SECONDS = 24 * 3600.0
 STATUS_INTERVAL_SECONDS = 1.0
+# Drift metrics of the open window are recomputed at most this often; counts are always current.
+OPEN_WINDOW_REFRESH_SECONDS = 5.0
 TABLE_MODELS = "model_state"
 TABLE_INDEX = "partition_models"
 
@@ -103,11 +105,14 @@ class Pipeline:
         self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
         self._status_sent_s: dict[bytes, float] = {}
+        self._open_summaries: dict[bytes, tuple[float, list[float], list[dict[str, Any]]]] = {}
+        self._baselines: dict[bytes, ReferenceProfile] = {}  # parsed baseline profiles, by their JSON
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
         self._states.clear()
         self._indexes.clear()
+        self._open_summaries.clear()
 
     # -- state access --------------------------------------------------------------------------
 
@@ -205,12 +210,20 @@ class Pipeline:
             effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
         if closed or now_s - self._status_sent_s.get(key, -math.inf) >= STATUS_INTERVAL_SECONDS:
             self._status_sent_s[key] = now_s
-            effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(self.status(state, now_s))))
+            status = self.status(state, now_s, self._open_window_summaries(key, state, now_s))
+            effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
 
     # -- window close --------------------------------------------------------------------------
 
     def _baseline(self, state: ModelState) -> ReferenceProfile | None:
-        return ReferenceProfile.from_json(state.baseline_profile_json) if state.baseline_profile_json else None
+        document = state.baseline_profile_json
+        if document is None:
+            return None
+        cached = self._baselines.get(document)
+        if cached is None:
+            self._baselines = {document: ReferenceProfile.from_json(document)}  # one model's at a time is enough
+            cached = self._baselines[document]
+        return cached
 
     def _reference_for(self, state: ModelState) -> tuple[ReferenceProfile | None, str]:
         registered = self.registry.lookup(state.model, state.version)
@@ -251,13 +264,24 @@ class Pipeline:
 
     # -- status --------------------------------------------------------------------------------
 
-    def status(self, state: ModelState, now_s: float) -> dict[str, Any]:
+    def _open_window_summaries(self, key: bytes, state: ModelState, now_s: float) -> list[dict[str, Any]]:
+        """Summaries of the open windows, recomputed at most every OPEN_WINDOW_REFRESH_SECONDS."""
+        starts = sorted(state.open_windows)
+        cached = self._open_summaries.get(key)
+        if cached is not None and cached[1] == starts and now_s - cached[0] < OPEN_WINDOW_REFRESH_SECONDS:
+            return cached[2]
         reference, source = self._reference_for(state)
-        open_windows = [
-            summarize(w, reference, self.settings.drift_policy(state.model), model=state.model,
-                      version=state.version, reference_source=source, closed_by=None)
-            for _, w in sorted(state.open_windows.items())
+        summaries = [
+            {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
+                         model=state.model, version=state.version, reference_source=source, closed_by=None),
+             "computed_at": format_timestamp(now_s)}
+            for start in starts
         ]
+        self._open_summaries[key] = (now_s, starts, summaries)
+        return summaries
+
+    def status(self, state: ModelState, now_s: float, open_windows: list[dict[str, Any]]) -> dict[str, Any]:
+        _, source = self._reference_for(state)
         status = state.last_status
         if source == "collecting":
             status = "baseline"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -71,6 +71,7 @@ class ReferenceProfile:
     features: dict[str, Sketch]
     outputs: dict[str, Sketch]
     mlrun_edges: dict[str, np.ndarray]  # per numeric column, features and outputs alike
+    _layout: Layout | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -78,6 +79,12 @@ class ReferenceProfile:
         return self.model if self.version is None else f"{self.model}:{self.version}"
 
     def layout(self) -> Layout:
+        """The column specs windows are counted with (computed once)."""
+        if self._layout is None:
+            self._layout = self._make_layout()
+        return self._layout
+
+    def _make_layout(self) -> Layout:
         def spec(name: str, sketch: Sketch) -> ColumnSpec:
             if isinstance(sketch, NumericSketch):
                 return ColumnSpec(NUMERIC, sketch.edges, self.mlrun_edges[name])

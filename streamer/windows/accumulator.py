@@ -62,8 +62,10 @@ class WindowAccumulator:
         self.last_event_s = max(self.last_event_s, max(rows.timestamps_s))
         latencies = np.array([math.nan if v is None else v for v in rows.latencies_ms], dtype=np.float64)
         self.latency_ms.update(latencies)
-        failed = [bool(e) for e in rows.errors]
-        n_failed = sum(failed)
+        n_failed = 0
+        if any(rows.errors):
+            failed = [bool(e) for e in rows.errors]
+            n_failed = sum(failed)
         self.errors += n_failed
         if n_failed:
             # A failed request's inputs say nothing about the model's input distribution.

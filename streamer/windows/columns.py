@@ -52,6 +52,9 @@ class Layout:
 EMPTY_LAYOUT = Layout()
 
 
+_PLAIN_NUMBERS = frozenset({float, int, type(None)})
+
+
 def _is_number(value: Any) -> bool:
     return type(value) is float or type(value) is int
 
@@ -60,6 +63,8 @@ def to_numeric(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, int]:
     """Float64 array of ``values`` (NaN where missing) and how many were not numbers at all."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
         return values.astype(np.float64, copy=False), 0
+    if _PLAIN_NUMBERS.issuperset(map(type, values)):
+        return np.array(values, dtype=np.float64), 0  # numpy reads None as NaN
     array = np.fromiter((v if _is_number(v) else math.nan for v in values), dtype=np.float64, count=len(values))
     mismatches = sum(1 for v in values if v is not None and not _is_number(v))
     return array, mismatches
