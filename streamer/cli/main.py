@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -22,6 +23,9 @@ class StreamerGroup(click.Group):
     """Expected failures print one line and exit 1, without a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.invoked_subcommand != "worker":
+            # aiokafka logs every failed connection attempt; the command says what went wrong once.
+            logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
         try:
             return super().invoke(ctx)
         except StreamerError as exc:
