@@ -69,6 +69,8 @@ def create_app(settings: Settings) -> StreamerApp:
         recovery_consistency_check=False,
         producer_max_request_size=settings.max_message_bytes + 1024 * 1024,
         consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
+        broker_max_poll_records=settings.max_poll_records,
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
         web_router_enabled=False,
         web_tables_enabled=False,
     )
