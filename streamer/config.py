@@ -95,6 +95,9 @@ class Settings:
     max_categories: int = 64
     batch_max_events: int = 2000
     batch_within_seconds: float = 0.05
+    # Faust consumer tuning (see README "Performance"): records per fetch and per-stream prefetch.
+    max_poll_records: int = 2000
+    stream_buffer_maxsize: int = 8192
     rocksdb_block_cache_mb: int = 16
     rocksdb_write_buffer_mb: int = 8
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
