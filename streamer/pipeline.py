@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 # Events further ahead of the wall clock than this are rejected: one bad clock must not close
 # every open window of its model by pushing the watermark years ahead.
 MAX_FUTURE_SECONDS = 24 * 3600.0
-STATUS_INTERVAL_SECONDS = 1.0
+# A model's status is published when it changed, at most this often (so the API is current within a
+# second), and at least every STATUS_HEARTBEAT_SECONDS.
+STATUS_INTERVAL_SECONDS = 0.5
+STATUS_HEARTBEAT_SECONDS = 60.0
 # Drift metrics of the open window are recomputed at most this often; counts are always current.
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
 TABLE_MODELS = "model_state"
@@ -104,7 +107,7 @@ class Pipeline:
         self.counters = PipelineCounters()
         self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
-        self._status_sent_s: dict[bytes, float] = {}
+        self._status_sent: dict[bytes, tuple[float, int, int]] = {}  # time, events_total, late_events
         self._open_summaries: dict[bytes, tuple[float, list[float], list[dict[str, Any]]]] = {}
         self._baselines: dict[bytes, ReferenceProfile] = {}  # parsed baseline profiles, by their JSON
 
@@ -208,8 +211,10 @@ class Pipeline:
             self._close(key, state, window, now_s, effects)
         if closed or write:
             effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
-        if closed or now_s - self._status_sent_s.get(key, -math.inf) >= STATUS_INTERVAL_SECONDS:
-            self._status_sent_s[key] = now_s
+        sent_s, events_total, late_events = self._status_sent.get(key, (-math.inf, -1, -1))
+        changed = (events_total, late_events) != (state.events_total, state.late_events)
+        if closed or (changed and now_s - sent_s >= STATUS_INTERVAL_SECONDS) or now_s - sent_s >= STATUS_HEARTBEAT_SECONDS:
+            self._status_sent[key] = (now_s, state.events_total, state.late_events)
             status = self.status(state, now_s, self._open_window_summaries(key, state, now_s))
             effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
 

@@ -4,7 +4,7 @@
                  ├─> monitor agent ─────────┼─> alerts
     <app>-ticks ─┘   (Pipeline per batch)   ├─> <app>-model-status
         ^                                   ├─> dead-letters
-        └── tick timer (1 s, per owned      └─> predictions (records re-keyed to their model's partition)
+        └── tick timer (0.5 s, per owned      └─> predictions (records re-keyed to their model's partition)
             partition: idle windows close)
     references, alerts, <app>-windows, <app>-model-status ──> TopicMirror ──> web API (any replica)
 
@@ -33,7 +33,7 @@ from streamer.web.api import Api
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
 from streamer.web.metrics import render_metrics
 
-TICK_INTERVAL_SECONDS = 1.0
+TICK_INTERVAL_SECONDS = 0.5
 
 
 class StreamerApp(faust.App):
