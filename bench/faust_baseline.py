@@ -54,7 +54,7 @@ def main() -> None:
                 print(f"rate {state['seen'] / elapsed:.1f}", flush=True)
                 os._exit(0)
 
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warning", "--without-web"]
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
     app.main()
 
 

@@ -1,8 +1,9 @@
 """Throughput and cost of one worker, measured side by side on one embedded broker.
 
 Every scenario gets its own topic and application id. Its backlog is produced first; then the
-consumer under test starts and drains it, and the rate is taken from its first row to its last,
-so start-up and consumer-group joins are not counted. Consumers compared on the same backlog:
+consumer under test starts and drains it. The rate is taken from the moment the consumer can work
+(streamer: ``/ready``; the others: their first row) to its last row, so start-up and consumer-group
+joins are not counted. Consumers compared on the same backlog:
 
 - ``streamer``: one real worker process, up to the window summaries being in its tables;
 - ``raw``: a plain aiokafka consumer doing the same parsing and sketch updates (the ceiling);
@@ -82,6 +83,14 @@ def metric(url: str, name: str) -> float:
     return -1.0
 
 
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return int(re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)) * 1024  # type: ignore[union-attr]
@@ -113,27 +122,30 @@ class Bench:
         asyncio.run(produce(self.port, topic, messages(s)))
         return topic
 
-    def streamer(self, s: Scenario, topic: str) -> dict[str, Any]:
+    def streamer(self, s: Scenario, topic: str, **settings: str) -> dict[str, Any]:
         app = f"w{uuid.uuid4().hex[:6]}"
         web_port = free_port()
         data_dir = os.path.join(self.workdir, app)
         log = open(os.path.join(self.workdir, f"{app}.log"), "wb")  # noqa: SIM115
         worker = subprocess.Popen(
             [sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port), "--data-dir", data_dir,
-             "--loglevel", "warning"], env=self.env(app, topic), stdout=log, stderr=subprocess.STDOUT)
+             "--loglevel", "warning"], env=self.env(app, topic, **settings), stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{web_port}"
         try:
             wait_for_port(web_port, timeout_s=120)
             idle_rss = rss_bytes(worker.pid)
-            first_count, first_time = 0.0, 0.0
-            deadline = time.monotonic() + 900
+            # Timed from readiness (partitions assigned, tables recovered): the agent starts right then.
+            # (Polling the first accepted row instead would miss a whole batch: the HTTP server shares
+            # the agent's event loop and answers between batches.)
+            while not ready(url):
+                time.sleep(0.02)
+            started = time.monotonic()
+            deadline = started + 900
             while time.monotonic() < deadline:
                 count = metric(url, "streamer_rows_accepted_total")
                 now = time.monotonic()
-                if count > 0 and not first_count:
-                    first_count, first_time = count, now
                 if count >= s.rows:
-                    rate = (s.rows - first_count) / (now - first_time)
+                    rate = s.rows / (now - started)
                     time.sleep(2)  # let the last batch's table writes land before measuring
                     return {"rows_per_s": rate, "rss_bytes": rss_bytes(worker.pid), "idle_rss_bytes": idle_rss,
                             "rocksdb_bytes": dir_bytes(data_dir)}
@@ -148,7 +160,8 @@ class Bench:
             [sys.executable, "-m", "bench.faust_baseline", "--broker", f"kafka://127.0.0.1:{self.port}", "--topic", topic,
              "--mode", mode, "--expect", str(s.rows), "--data-dir", os.path.join(self.workdir, f"f{uuid.uuid4().hex[:6]}"),
              "--web-port", str(free_port())], capture_output=True, text=True, timeout=1800)
-        found = re.search(r"rate ([\d.]+)", out.stdout)
+        # Faust's worker routes print() through its logger, so the line may be on either stream.
+        found = re.search(r"rate ([\d.]+)", out.stdout + out.stderr)
         if not found:
             raise RuntimeError(f"faust {mode} baseline failed: {out.stderr[-2000:]}")
         return {"rows_per_s": float(found.group(1))}
@@ -254,7 +267,7 @@ def run(out: dict[str, Any], scenarios: list[Scenario] = SCENARIOS) -> str:
                     else:
                         row[consumer] = bench.faust("stateless" if consumer == "faust" else "windowed", s, topic)
                 results.append(row)
-                print(f"  measured: {s.name}", file=sys.stderr, flush=True)
+                print(f"  measured: {row}", file=sys.stderr, flush=True)
             delay = close_to_alert_delay(bench)
         finally:
             broker.terminate()

@@ -32,9 +32,11 @@ class DriftPolicy:
 
     ``alpha_*`` are family-wise false-alarm probabilities per window and model: each feature's test
     is held to ``alpha / number_of_features`` (Bonferroni). A feature is flagged only when its test
-    is significant *and* its effect is at least ``min_effect_*`` (Wasserstein distance in reference
-    standard deviations for numeric features, total variation distance for categorical ones), so
-    huge windows do not alarm on shifts too small to matter.
+    is significant *and* its effect reaches a floor, so huge windows do not alarm on shifts too small
+    to matter: for numeric features the Wasserstein distance from the bin counts, in reference
+    standard deviations, must reach ``min_effect_numeric`` plus the reference's own sampling noise;
+    for categorical ones the total variation distance must reach ``min_effect_categorical``.
+    See :mod:`streamer.stats.decision`.
     """
 
     alpha_suspected: float = 0.005

@@ -7,7 +7,8 @@ from typing import Any
 from streamer.alerts.alert import make_alert
 
 _FEATURE_METRICS = ("kind", "status", "count", "tvd", "hellinger", "kl_divergence", "js_distance", "psi",
-                    "ks_statistic", "ks_pvalue", "wasserstein_norm", "chi2_pvalue", "linf", "mean", "reference_mean")
+                    "ks_statistic", "ks_pvalue", "wasserstein_norm", "wasserstein_binned_norm", "reference_noise_norm",
+                    "chi2_pvalue", "linf", "mean", "reference_mean")
 
 
 def _compact(metrics: dict[str, Any]) -> dict[str, Any]:

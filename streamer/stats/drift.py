@@ -7,9 +7,23 @@ Numeric columns are compared on two partitions of the same bins:
   symmetric KL) plus Jensen-Shannon and PSI;
 * the sketches' own, finer partition for the binned Kolmogorov-Smirnov test.
 
-The Wasserstein distance comes from the KLL sketches and is reported in reference standard deviations,
-the effect size Evidently thresholds at 0.1 for large references. Every value is a plain ``float``
-(``nan`` when undefined, never infinite), ready for JSON.
+The 1-Wasserstein distance, in reference standard deviations (the effect size Evidently thresholds at 0.1
+for large references), is reported twice:
+
+* ``wasserstein_binned_norm`` from the exact counts over the fine partition, each bin's count spread
+  evenly over the bin and the open tails closed by the sample's min and max
+  (:func:`~streamer.stats.hypothesis.wasserstein_from_bins`). Deterministic, and for windows of 1,000
+  events or more within 0.005 std of the raw-sample distance in 99% of windows: the effect size of the
+  drift decision (:mod:`streamer.stats.decision`);
+* ``wasserstein_norm`` from the KLL quantile sketches (:func:`~streamer.stats.hypothesis.wasserstein_from_sketches`),
+  which do not depend on the bins but compact at random: it is off, and moves from run to run, by up to
+  about 0.03 std.
+
+``reference_noise_norm`` is the expected distance between the reference sample and the distribution it
+was drawn from (:func:`~streamer.stats.hypothesis.wasserstein_noise_from_bins`), also in reference
+standard deviations: the part of any window's distance that comes from the reference's own sampling
+error, however large the window. Every value is a plain ``float`` (``nan`` when undefined, never
+infinite), ready for JSON.
 
 >>> import numpy as np
 >>> from streamer.sketches.numeric import NumericSketch
@@ -19,6 +33,8 @@ the effect size Evidently thresholds at 0.1 for large references. Every value is
 >>> metrics = numeric_drift(reference, window, edges[::5])
 >>> round(metrics["tvd"], 4), round(metrics["ks_statistic"], 4), round(metrics["wasserstein_norm"], 3)
 (0.1, 0.1, 0.345)
+>>> round(metrics["wasserstein_binned_norm"], 3), round(metrics["reference_noise_norm"], 3)
+(0.343, 0.108)
 """
 
 from __future__ import annotations
@@ -31,7 +47,13 @@ from streamer.errors import SketchMismatchError
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.divergence import hellinger, jensen_shannon, linf, psi, symmetric_kl, tvd
-from streamer.stats.hypothesis import chi2_two_sample, ks_from_bins, wasserstein_from_sketches
+from streamer.stats.hypothesis import (
+    chi2_two_sample,
+    ks_from_bins,
+    wasserstein_from_bins,
+    wasserstein_from_sketches,
+    wasserstein_noise_from_bins,
+)
 
 LARGEST = 1e12  # finite stand-in for an infinite metric value
 
@@ -88,6 +110,9 @@ def numeric_drift(reference: NumericSketch, window: NumericSketch, mlrun_edges: 
     ks_statistic, ks_pvalue = ks_from_bins(ref_counts, win_counts)
     std = reference.std
     distance = wasserstein_from_sketches(reference.quantiles, window.quantiles)
+    ref_range, win_range = (reference.min, reference.max), (window.min, window.max)
+    binned = wasserstein_from_bins(reference.edges, ref_counts, win_counts, ref_range, win_range)
+    noise = wasserstein_noise_from_bins(reference.edges, ref_counts, ref_range)
     metrics = {
         "tvd": tvd(ref_coarse, win_coarse),
         "hellinger": hellinger(ref_coarse, win_coarse),
@@ -99,6 +124,8 @@ def numeric_drift(reference: NumericSketch, window: NumericSketch, mlrun_edges: 
         "ks_error_bound": max(_largest_share(ref_counts), _largest_share(win_counts))
         if reference.count and window.count else math.nan,
         "wasserstein_norm": distance / std if std > 0 else math.nan,  # nan > 0 is False
+        "wasserstein_binned_norm": binned / std if std > 0 else math.nan,
+        "reference_noise_norm": noise / std if std > 0 else math.nan,
         "count": window.count,
         "missing_share": _missing_share(window.count, window.missing),
         "mean": window.mean if window.count else math.nan,

@@ -6,6 +6,10 @@
 * :func:`chi2_two_sample` - Pearson's chi-square on the 2 x k table, rare bins merged first
   (Cochran, "Some methods for strengthening the common chi-square tests", Biometrics 10, 1954).
 * :func:`wasserstein_from_sketches` - the 1-Wasserstein distance between two KLL sketches.
+* :func:`wasserstein_from_bins` - the 1-Wasserstein distance between two binned samples, exact and
+  deterministic given the counts.
+* :func:`wasserstein_noise_from_bins` - the expected 1-Wasserstein distance between a sample of the
+  binned size and the distribution it was drawn from: the sample's own sampling noise.
 
 >>> import numpy as np
 >>> statistic, pvalue = ks_from_bins(np.array([10, 20, 30, 40]), np.array([40, 30, 20, 10]))
@@ -21,9 +25,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import chi2, kstwo
+from scipy.stats import chi2, kstwo, kstwobign
 
 from streamer.sketches.quantiles import QuantileSketch
+
+#: Above this effective sample size the p-value comes from Kolmogorov's limiting distribution.
+EXACT_KS_MAX_N = 10_000
 
 
 def ks_from_bins(reference_counts: np.ndarray, window_counts: np.ndarray) -> tuple[float, float]:
@@ -50,8 +57,14 @@ def ks_from_bins(reference_counts: np.ndarray, window_counts: np.ndarray) -> tup
     statistic = float(np.abs(np.cumsum(reference) / n - np.cumsum(window) / m).max())
     statistic = min(max(statistic, 0.0), 1.0)
     effective_n = np.round(n * m / (n + m))  # 0 only for n = m = 1, where the test is undefined
-    pvalue = float(np.clip(kstwo.sf(statistic, effective_n), 0.0, 1.0)) if effective_n else math.nan
-    return statistic, pvalue
+    if not effective_n:
+        return statistic, math.nan
+    if effective_n > EXACT_KS_MAX_N:
+        # Smirnov's limit: within 1% of the finite-n law here, where that takes 35 ms at n = 30,000.
+        pvalue = float(kstwobign.sf(statistic * math.sqrt(effective_n)))
+    else:
+        pvalue = float(kstwo.sf(statistic, effective_n))
+    return statistic, float(np.clip(pvalue, 0.0, 1.0))
 
 
 def _merge_rare(columns: np.ndarray, need: float) -> np.ndarray:
@@ -153,3 +166,128 @@ def wasserstein_from_sketches(ref: QuantileSketch, win: QuantileSketch) -> float
     u, u_weights = ref.weighted_items()
     v, v_weights = win.weighted_items()
     return wasserstein_weighted(u, u_weights, v, v_weights)
+
+
+def _check_bins(edges: np.ndarray, counts: np.ndarray) -> None:
+    if edges.ndim != 1 or len(edges) < 1 or counts.shape != (len(edges) + 1,):
+        raise ValueError(f"counts need len(edges) + 1 = {len(edges) + 1} entries, got shape {counts.shape}")
+
+
+def _abs_linear(left: np.ndarray, right: np.ndarray, width: np.ndarray) -> float:
+    # Sum over segments of the integral of |g|, g linear from `left` to `right` over `width`; where g
+    # changes sign the segment holds two triangles, (l^2 + r^2) / (2 (|l| + |r|)) of its width.
+    both = np.abs(left) + np.abs(right)
+    crossing = np.divide(left * left + right * right, 2.0 * both, out=np.zeros_like(both), where=both > 0)
+    return float(np.sum(np.where(left * right >= 0, both / 2.0, crossing) * width))
+
+
+def _abs_linear_segment(left: float, right: float, width: float) -> float:
+    # One segment of _abs_linear, in plain floats.
+    both = abs(left) + abs(right)
+    if left * right >= 0:
+        return both / 2.0 * width
+    return (left * left + right * right) / (2.0 * both) * width
+
+
+def _tail_share(share: float, reach: float, distance: float) -> float:
+    # Share of a sample beyond `distance` past an edge, its tail `share` spread evenly over `reach`.
+    return share * (1.0 - distance / reach) if distance < reach else 0.0
+
+
+def _tail_gap(reference: tuple[float, float], window: tuple[float, float]) -> float:
+    """Integral of |F_r - F_w| over an open tail; each sample's ``(share, reach)`` spread evenly from the edge."""
+    total, previous, gap = 0.0, 0.0, reference[0] - window[0]
+    for distance in sorted((reference[1], window[1])):
+        following = _tail_share(*reference, distance) - _tail_share(*window, distance)
+        total += _abs_linear_segment(gap, following, distance - previous)
+        previous, gap = distance, following
+    return total
+
+
+def wasserstein_from_bins(
+    edges: np.ndarray, reference_counts: np.ndarray, window_counts: np.ndarray,
+    reference_range: tuple[float, float], window_range: tuple[float, float],
+) -> float:
+    """W1 ``integral |F_r - F_w| dx`` between two binned samples, each bin's count spread evenly over it.
+
+    Both count vectors are over ``edges`` plus two open tails; each ``*_range`` is that sample's
+    ``(min, max)``, which closes its tails: values below ``edges[0]`` are spread over
+    ``[min, edges[0])``, values above ``edges[-1]`` over ``(edges[-1], max]``. Both CDFs are then
+    piecewise linear, and so is their difference; the integral of its absolute value is exact, crossings
+    of zero inside a segment included. The result is the exact W1 between the two histogram
+    distributions, a deterministic function of the counts and the extremes.
+
+    Against W1 on the raw samples: inside every inner bin both the raw and the binned ``|F_r - F_w|``
+    run between the same values at the bin's edges, so over a bin both integrals lie between the bin's
+    width times the gap between the ranges ``[F_r(a), F_r(b)]`` and ``[F_w(a), F_w(b)]`` and its width
+    times ``max(|F_r(a) - F_w(b)|, |F_r(b) - F_w(a)|)``. In practice the two agree far more closely:
+    over the fine partition of a 5,000-row reference (about 40 bins) and windows of normal, lognormal or
+    uniform values, 99% of the differences were below 0.003 reference standard deviations at 10,000
+    values per window, 0.005 at 1,000 and 0.011 at 200, against 0.024, 0.030 and 0.010 for
+    :func:`wasserstein_from_sketches` with ``k=200``. The tails are the coarsest part: a window mostly
+    beyond the reference's range is taken as spread evenly up to its extreme (for a 3 std shift of a
+    normal window the distance comes out about 10% high). ``nan`` when either sample is empty.
+
+    >>> edges = np.array([0.0, 1.0, 2.0])
+    >>> wasserstein_from_bins(edges, np.array([0, 10, 0, 0]), np.array([0, 0, 10, 0]), (0.0, 1.0), (1.0, 2.0))
+    1.0
+    >>> # five values above edges[-1], the largest 4.0: spread over (2, 4], so W1(U(0, 1), U(2, 4)) = 3 - 0.5
+    >>> wasserstein_from_bins(edges, np.array([0, 10, 0, 0]), np.array([0, 0, 0, 5]), (0.0, 1.0), (2.5, 4.0))
+    2.5
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    reference = np.asarray(reference_counts, dtype=np.float64)
+    window = np.asarray(window_counts, dtype=np.float64)
+    _check_bins(edges, reference)
+    _check_bins(edges, window)
+    n, m = float(reference.sum()), float(window.sum())
+    if n <= 0 or m <= 0:
+        return math.nan
+    gap = np.cumsum(reference[:-1]) / n - np.cumsum(window[:-1]) / m  # F_r - F_w at every edge
+    low, high = float(edges[0]), float(edges[-1])
+    below = _tail_gap((float(reference[0]) / n, max(low - reference_range[0], 0.0)),
+                      (float(window[0]) / m, max(low - window_range[0], 0.0)))
+    above = _tail_gap((float(reference[-1]) / n, max(reference_range[1] - high, 0.0)),
+                      (float(window[-1]) / m, max(window_range[1] - high, 0.0)))
+    return _abs_linear(gap[:-1], gap[1:], np.diff(edges)) + below + above
+
+
+def _integral_sqrt_f_one_minus_f(u: np.ndarray) -> np.ndarray:
+    # An antiderivative of sqrt(u (1 - u)) on [0, 1].
+    u = np.clip(u, 0.0, 1.0)
+    return (2.0 * u - 1.0) / 4.0 * np.sqrt(u * (1.0 - u)) + np.arcsin(2.0 * u - 1.0) / 8.0
+
+
+def wasserstein_noise_from_bins(edges: np.ndarray, counts: np.ndarray, value_range: tuple[float, float]) -> float:
+    """Expected W1 between a sample of ``n = counts.sum()`` values and the distribution they came from.
+
+    ``sqrt(2 / pi) * integral sqrt(F (1 - F)) dx / sqrt(n)``, with ``F`` the binned sample's piecewise
+    linear CDF (as in :func:`wasserstein_from_bins`; ``value_range`` is its ``(min, max)``), standing in for
+    the unknown distribution. This is the large-sample mean of ``W1(F_n, F)``: ``sqrt(n) (F_n - F)`` tends
+    to a Brownian bridge ``B(F(x))`` and ``E |B(t)| = sqrt(2 t (1 - t) / pi)`` (del Barrio, Gine and
+    Matran, "Central limit theorems for the Wasserstein distance between the empirical and the true
+    distributions", Ann. Probab. 27, 1999). For a normal sample it is ``1.29 std / sqrt(n)``, for a
+    uniform one ``1.09 std / sqrt(n)``. A fixed reference sample is off from its population by this
+    much on average, however large the windows compared with it. ``nan`` for an empty sample.
+
+    >>> edges = np.linspace(0.0, 1.0, 101)
+    >>> noise = wasserstein_noise_from_bins(edges, np.array([0] + [100] * 100 + [0]), (0.0, 1.0))
+    >>> round(noise * math.sqrt(10_000), 4), round(math.sqrt(2 / math.pi) * math.pi / 8, 4)  # uniform(0, 1)
+    (0.3133, 0.3133)
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    _check_bins(edges, counts)
+    n = counts.sum()
+    if n <= 0:
+        return math.nan
+    # Knots of the piecewise-linear CDF: the tails closed by the extremes (zero width when not reached).
+    x = np.concatenate([[min(value_range[0], edges[0])], edges, [max(value_range[1], edges[-1])]])
+    f = np.concatenate([[0.0], np.cumsum(counts)]) / n
+    rise, width = np.diff(f), np.diff(x)
+    # Over a segment where F rises linearly from a to b: width * (G(b) - G(a)) / (b - a); flat: width * sqrt(a (1 - a)).
+    antiderivative = _integral_sqrt_f_one_minus_f(f)
+    sloped = np.divide(np.diff(antiderivative), rise, out=np.zeros_like(rise), where=rise > 1e-12)
+    flat = np.sqrt(np.clip(f[:-1] * (1.0 - f[:-1]), 0.0, None))
+    integral = float(np.sum(np.where(rise > 1e-12, sloped, flat) * width))
+    return math.sqrt(2.0 / math.pi) * integral / math.sqrt(n)

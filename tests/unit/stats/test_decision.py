@@ -14,8 +14,10 @@ from tests.unit.stats.samples import profile_edges, sketch
 POLICY = DriftPolicy()  # alpha 0.005 suspected / 0.0005 detected, effect >= 0.05 std or 0.02 TVD
 
 
-def _numeric(pvalue: float, effect: float, count: int = 500, ks: float = 0.2) -> dict[str, float]:
-    return {"ks_pvalue": pvalue, "wasserstein_norm": effect, "ks_statistic": ks, "count": float(count)}
+def _numeric(pvalue: float, effect: float, count: int = 500, ks: float = 0.2, noise: float = 0.0,
+             sketched: float = math.nan) -> dict[str, float]:
+    return {"ks_pvalue": pvalue, "wasserstein_binned_norm": effect, "reference_noise_norm": noise,
+            "wasserstein_norm": sketched, "ks_statistic": ks, "count": float(count)}
 
 
 @pytest.mark.parametrize(
@@ -35,10 +37,23 @@ def test_numeric_feature_status(pvalue, effect, n_tests, status):
     assert feature_status(_numeric(pvalue, effect), "numeric", n_tests, POLICY) == status
 
 
+def test_numeric_floor_is_raised_by_the_reference_noise():
+    assert feature_status(_numeric(1e-12, 0.069, noise=0.02), "numeric", 1, POLICY) == "ok"
+    assert feature_status(_numeric(1e-12, 0.07, noise=0.02), "numeric", 1, POLICY) == "detected"
+    assert feature_status(_numeric(1e-12, 0.05, noise=math.nan), "numeric", 1, POLICY) == "detected"
+
+
+def test_numeric_effect_is_the_binned_wasserstein_not_the_sketched_one():
+    assert feature_status(_numeric(1e-12, 0.04, sketched=0.3), "numeric", 1, POLICY) == "ok"
+    assert feature_status(_numeric(1e-12, 0.3, sketched=0.04), "numeric", 1, POLICY) == "detected"
+
+
 def test_numeric_effect_falls_back_to_the_ks_statistic():
     assert feature_status(_numeric(1e-9, math.nan, ks=0.2), "numeric", 1, POLICY) == "detected"
     assert feature_status(_numeric(1e-9, math.nan, ks=0.01), "numeric", 1, POLICY) == "ok"
     assert feature_status(_numeric(1e-9, math.nan, ks=math.nan), "numeric", 1, POLICY) == "ok"
+    # the noise, in reference standard deviations, does not apply to the KS statistic
+    assert feature_status(_numeric(1e-9, math.nan, ks=0.06, noise=0.02), "numeric", 1, POLICY) == "detected"
 
 
 def test_categorical_feature_status_and_empty_windows():

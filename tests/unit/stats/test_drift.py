@@ -17,7 +17,8 @@ from tests.unit.stats.samples import binned, profile_edges, sketch
 
 NUMERIC_KEYS = {
     "tvd", "hellinger", "kl_divergence", "js_distance", "psi", "ks_statistic", "ks_pvalue", "ks_error_bound",
-    "wasserstein_norm", "count", "missing_share", "mean", "std", "reference_mean", "reference_std",
+    "wasserstein_norm", "wasserstein_binned_norm", "reference_noise_norm", "count", "missing_share", "mean", "std",
+    "reference_mean", "reference_std",
 }
 CATEGORICAL_KEYS = {"tvd", "hellinger", "js_distance", "psi", "linf", "chi2_pvalue", "count", "missing_share",
                     "unseen_share"}
@@ -65,6 +66,8 @@ def test_numeric_drift_matches_raw_sample_computations(shift):
     eps = sketch(reference, fine).quantiles.rank_error + sketch(window, fine).quantiles.rank_error
     tolerance = 3 * eps * np.concatenate([reference, window]).std() / reference.std(ddof=1)
     assert metrics["wasserstein_norm"] == pytest.approx(w1, abs=tolerance)
+    assert metrics["wasserstein_binned_norm"] == pytest.approx(w1, abs=0.005)  # deterministic, from the counts
+    assert metrics["reference_noise_norm"] == pytest.approx(1.29 / math.sqrt(5000), rel=0.05)  # normal reference
     assert metrics["count"] == 1500.0 and metrics["missing_share"] == pytest.approx(101 / 1601)
     assert metrics["mean"] == pytest.approx(window.mean()) and metrics["std"] == pytest.approx(window.std(ddof=1))
     assert metrics["reference_mean"] == pytest.approx(reference.mean())
@@ -76,14 +79,16 @@ def test_numeric_drift_of_an_empty_window_is_nan_without_warnings():
     metrics = numeric_drift(sketch(np.linspace(0.0, 1.0, 50), fine), NumericSketch(fine), fine[::5])
     _plain(metrics)
     assert metrics["count"] == 0.0 and math.isnan(metrics["missing_share"])
-    assert all(math.isnan(metrics[key]) for key in NUMERIC_KEYS - {"count", "missing_share", "reference_mean",
-                                                                   "reference_std"})
+    reference_only = {"reference_mean", "reference_std", "reference_noise_norm"}
+    assert all(math.isnan(metrics[key]) for key in NUMERIC_KEYS - {"count", "missing_share"} - reference_only)
+    assert metrics["reference_noise_norm"] == pytest.approx(1.09 / math.sqrt(50), rel=0.05)  # uniform reference
 
 
 def test_numeric_drift_of_a_constant_reference_has_no_normalised_wasserstein():
     fine = np.array([0.0, 1.0, 2.0])
     metrics = numeric_drift(sketch(np.ones(100), fine), sketch(np.full(30, 1.5), fine), fine)
     assert math.isnan(metrics["wasserstein_norm"]) and metrics["reference_std"] == 0.0
+    assert math.isnan(metrics["wasserstein_binned_norm"]) and math.isnan(metrics["reference_noise_norm"])
 
 
 def test_numeric_drift_needs_the_same_edges():
@@ -135,3 +140,14 @@ def test_general_drift_is_mlruns_mean_over_numeric_features():
     assert general_drift(per_feature) == pytest.approx((0.2 + 0.125) / 2)
     assert math.isnan(general_drift({"colour": {"hellinger": 0.9, "tvd": 0.9}}))
     assert math.isnan(general_drift({}))
+
+
+def test_binned_wasserstein_is_deterministic_where_the_sketched_one_is_not():
+    rng = np.random.default_rng(9)
+    reference, window = rng.uniform(0.0, 1.0, 5000), rng.uniform(0.0, 1.0, 10_000)
+    fine, mlrun = profile_edges(reference)
+    runs = [numeric_drift(sketch(reference, fine), sketch(window, fine), mlrun) for _ in range(5)]
+    assert len({m["wasserstein_binned_norm"] for m in runs}) == 1
+    assert len({m["reference_noise_norm"] for m in runs}) == 1
+    w1 = wasserstein_distance(reference, window) / reference.std(ddof=1)
+    assert runs[0]["wasserstein_binned_norm"] == pytest.approx(w1, abs=0.003)

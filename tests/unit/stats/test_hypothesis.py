@@ -4,10 +4,16 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+from scipy.stats import chi2_contingency, ks_2samp, norm, wasserstein_distance
 
 from streamer.sketches.quantiles import QuantileSketch
-from streamer.stats.hypothesis import chi2_two_sample, ks_from_bins, wasserstein_from_sketches
+from streamer.stats.hypothesis import (
+    chi2_two_sample,
+    ks_from_bins,
+    wasserstein_from_bins,
+    wasserstein_from_sketches,
+    wasserstein_noise_from_bins,
+)
 from tests.unit.stats.samples import binned, profile_edges
 
 
@@ -126,3 +132,133 @@ def test_wasserstein_within_rank_error_for_large_samples():
     assert not ref.is_exact
     tolerance = 3 * (ref.rank_error + win.rank_error) * np.concatenate([a, b]).std()
     assert abs(wasserstein_from_sketches(ref, win) - wasserstein_distance(a, b)) <= tolerance
+
+
+def _binned_w(reference: np.ndarray, window: np.ndarray, edges: np.ndarray) -> float:
+    return wasserstein_from_bins(edges, binned(reference, edges), binned(window, edges),
+                                 (reference.min(), reference.max()), (window.min(), window.max()))
+
+
+def _histogram_quantiles(values: np.ndarray, edges: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Quantile function of ``values`` with every bin's count spread evenly over the bin (tails to min/max)."""
+    x = np.concatenate([[min(values.min(), edges[0])], edges, [max(values.max(), edges[-1])]])
+    cdf = np.concatenate([[0.0], np.cumsum(binned(values, edges))]) / len(values)
+    # An empty bin repeats a CDF knot: np.interp then jumps across the bin, as the quantile function does.
+    return np.interp(u, cdf, x)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (0.1, 1.0), (0.5, 1.0), (0.0, 1.3), (3.0, 1.0)])
+def test_binned_wasserstein_is_w1_between_the_histograms(seed, shift, scale):
+    # W1 = integral over u of |Q_r(u) - Q_w(u)|: the quantile-function form, on a fine grid.
+    rng = np.random.default_rng(seed)
+    reference, window = rng.normal(0.0, 1.0, 5000), rng.normal(shift, scale, 2000)
+    edges, _ = profile_edges(reference)
+    u = (np.arange(400_000) + 0.5) / 400_000
+    direct = np.mean(np.abs(_histogram_quantiles(reference, edges, u) - _histogram_quantiles(window, edges, u)))
+    assert _binned_w(reference, window, edges) == pytest.approx(direct, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_binned_wasserstein_is_w1_between_the_histograms_with_both_tails_filled(seed):
+    # Edges from a small third sample: both samples have values in both tails, on both sides of each other.
+    rng = np.random.default_rng(seed)
+    reference, window = rng.standard_t(3, 4000), rng.normal(0.3, 2.0, 1500)
+    edges, _ = profile_edges(rng.normal(0.0, 0.5, 200))
+    assert min(binned(reference, edges)[[0, -1]].min(), binned(window, edges)[[0, -1]].min()) > 0
+    u = (np.arange(400_000) + 0.5) / 400_000
+    direct = np.mean(np.abs(_histogram_quantiles(reference, edges, u) - _histogram_quantiles(window, edges, u)))
+    assert _binned_w(reference, window, edges) == pytest.approx(direct, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (0.1, 1.0), (0.5, 1.0), (0.0, 1.3)])
+def test_binned_wasserstein_is_close_to_the_raw_sample_distance(seed, shift, scale):
+    rng = np.random.default_rng(seed)
+    reference, window = rng.normal(0.0, 1.0, 5000), rng.normal(shift, scale, 2000)
+    edges, _ = profile_edges(reference)
+    binned_w, raw_w = _binned_w(reference, window, edges), wasserstein_distance(reference, window)
+    # Both lie between per-bin bounds from the CDFs at the edges, the tails closed by the pooled extremes.
+    x = np.concatenate([[min(reference.min(), window.min())], edges, [max(reference.max(), window.max())]])
+    f_r = np.concatenate([[0.0], np.cumsum(binned(reference, edges))]) / len(reference)
+    f_w = np.concatenate([[0.0], np.cumsum(binned(window, edges))]) / len(window)
+    lower = np.sum(np.maximum(np.maximum(f_r[:-1], f_w[:-1]) - np.minimum(f_r[1:], f_w[1:]), 0) * np.diff(x))
+    upper = np.sum(np.maximum(np.abs(f_r[:-1] - f_w[1:]), np.abs(f_r[1:] - f_w[:-1])) * np.diff(x))
+    assert lower <= raw_w <= upper and lower <= binned_w <= upper
+    # ... and in practice much closer than those bounds: 0.005 std, about 5 times the typical difference.
+    assert binned_w == pytest.approx(raw_w, abs=0.005 * reference.std())
+
+
+def test_binned_wasserstein_tails_are_spread_to_the_extremes():
+    edges = np.array([0.0, 1.0, 2.0])
+    reference = np.array([0, 10, 10, 0])  # uniform over [0, 2]
+    # three values below 0 down to -3: uniform over [-3, 0); W1(U(0, 2), U(-3, 0)) = 1 - (-1.5)
+    assert wasserstein_from_bins(edges, reference, np.array([3, 0, 0, 0]), (0.0, 2.0), (-3.0, -0.5)) == 2.5
+    # a window over the whole reference range and one tail: W1 is the integral of |F_r - F_w|
+    window = np.array([0, 5, 5, 10])  # half over [0, 2], half over (2, 4]
+    # |F_r - F_w| = x / 4 on [0, 2], then (4 - x) / 4 on (2, 4]; F_w <= F_r, so also mean 2 - mean 1
+    assert wasserstein_from_bins(edges, reference, window, (0.0, 2.0), (0.0, 4.0)) == pytest.approx(1.0)
+
+
+def test_binned_wasserstein_is_symmetric_deterministic_and_nan_when_empty():
+    rng = np.random.default_rng(8)
+    a, b = rng.lognormal(0.0, 0.5, 3000), rng.lognormal(0.1, 0.6, 700)
+    edges, _ = profile_edges(a)
+    ab, ba = _binned_w(a, b, edges), _binned_w(b, a, edges)
+    assert ab == ba == _binned_w(a, b, edges) and ab > 0
+    assert _binned_w(a, a, edges) == 0.0
+    empty = np.zeros(len(edges) + 1)
+    assert math.isnan(wasserstein_from_bins(edges, binned(a, edges), empty, (a.min(), a.max()), (math.inf, -math.inf)))
+    with pytest.raises(ValueError):
+        wasserstein_from_bins(edges, np.ones(3), np.ones(3), (0.0, 1.0), (0.0, 1.0))
+
+
+def _ecdf(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.sort(values), grid, side="right") / len(values)
+
+
+@pytest.mark.parametrize("draw", ["normal", "uniform", "lognormal"])
+def test_wasserstein_noise_matches_the_raw_sample_formula(draw):
+    rng = np.random.default_rng(4)
+    sample = {"normal": rng.normal(0.0, 1.0, 5000), "uniform": rng.uniform(0.0, 1.0, 5000),
+              "lognormal": rng.lognormal(0.0, 0.5, 5000)}[draw]
+    edges, _ = profile_edges(sample)
+    noise = wasserstein_noise_from_bins(edges, binned(sample, edges), (sample.min(), sample.max()))
+    grid = np.linspace(sample.min() - 1.0, sample.max() + 1.0, 400_001)
+    f = _ecdf(sample, grid)
+    direct = math.sqrt(2.0 / math.pi) * np.trapezoid(np.sqrt(f * (1.0 - f)), grid) / math.sqrt(len(sample))
+    assert noise == pytest.approx(direct, rel=0.02)
+
+
+def test_wasserstein_noise_is_the_mean_distance_of_samples_to_their_population():
+    rng = np.random.default_rng(6)
+    grid = np.linspace(-7.0, 7.0, 100_001)
+    distances = [np.trapezoid(np.abs(_ecdf(s, grid) - norm.cdf(grid)), grid) for s in rng.normal(size=(200, 2000))]
+    reference = rng.normal(size=2000)
+    edges, _ = profile_edges(reference)
+    noise = wasserstein_noise_from_bins(edges, binned(reference, edges), (reference.min(), reference.max()))
+    assert noise == pytest.approx(np.mean(distances), rel=0.08)  # about 1.29 / sqrt(2000) = 0.029
+
+
+def test_wasserstein_noise_edge_cases():
+    edges = np.array([0.0, 1.0])
+    assert math.isnan(wasserstein_noise_from_bins(edges, np.zeros(3), (math.inf, -math.inf)))
+    assert wasserstein_noise_from_bins(edges, np.array([0, 5, 0]), (0.5, 0.5)) == pytest.approx(
+        math.sqrt(2 / math.pi) * math.pi / 8 / math.sqrt(5))  # spread evenly over the one bin
+    with pytest.raises(ValueError):
+        wasserstein_noise_from_bins(edges, np.ones(2), (0.0, 1.0))
+
+
+def test_large_samples_use_the_limiting_distribution_within_two_percent_of_the_exact_one() -> None:
+    from scipy.stats import kstwo
+
+    from streamer.stats.hypothesis import EXACT_KS_MAX_N
+
+    reference = np.array([10_000, 10_000, 10_000, 10_000])
+    window = np.array([10_300, 9_900, 9_900, 9_900])
+    statistic, pvalue = ks_from_bins(reference, window)
+    effective_n = round(40_000 * 40_000 / 80_000)
+    assert effective_n > EXACT_KS_MAX_N
+    exact = kstwo.sf(statistic, effective_n)
+    assert 0.001 < exact < 0.5
+    assert pvalue == pytest.approx(exact, rel=0.02)
