@@ -52,7 +52,8 @@ class Layout:
 EMPTY_LAYOUT = Layout()
 
 
-_PLAIN_NUMBERS = frozenset({float, int, type(None)})
+_NUMBERS = frozenset({float, int})
+_PLAIN_NUMBERS = _NUMBERS | {type(None)}
 
 
 def _is_number(value: Any) -> bool:
@@ -72,21 +73,22 @@ def to_numeric(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, int]:
 
 def infer_kind(values: Sequence[Any] | np.ndarray) -> str:
     """Numeric when every present value is a number (booleans are categorical)."""
-    present = [v for v in values if v is not None and not (type(v) is float and v != v)]
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
         return NUMERIC
-    return NUMERIC if present and all(_is_number(v) for v in present) else CATEGORICAL
+    present = set(map(type, values)) - {type(None)}
+    return NUMERIC if present and present <= _NUMBERS else CATEGORICAL
 
 
 def output_columns(rows: PredictionRows) -> dict[str, list[Any]]:
     """``prediction`` and the probability columns (``prediction_proba`` or ``prediction_proba.<class>``)."""
     columns: dict[str, list[Any]] = {}
-    if any(p is not None for p in rows.predictions):
+    if rows.predictions.count(None) < len(rows.predictions):
         columns["prediction"] = rows.predictions
     probas = rows.probas
-    if any(p is not None and not isinstance(p, Mapping) for p in probas):
+    kinds = set(map(type, probas))
+    if kinds & _NUMBERS:
         columns["prediction_proba"] = [None if isinstance(p, Mapping) else p for p in probas]
-    if any(isinstance(p, Mapping) for p in probas):
+    if kinds - _PLAIN_NUMBERS:
         classes = dict.fromkeys(c for p in probas if isinstance(p, Mapping) for c in p)
         for name in classes:
             columns[f"prediction_proba.{name}"] = [p.get(name) if isinstance(p, Mapping) else None for p in probas]
