@@ -46,6 +46,13 @@ class StreamerApp(faust.App):
         web.blueprints = BlueprintManager([])
         return web
 
+    def on_init_dependencies(self) -> Any:
+        dependencies = super().on_init_dependencies()
+        # Faust's Monitor sensor books every message and event in Python; streamer keeps its own
+        # counters, and the monitor stays reachable as ``app.monitor`` for Faust's direct calls.
+        self.sensors.remove(self.monitor)
+        return dependencies
+
     def on_webserver_init(self, web: Any) -> None:
         if self.api is not None:
             self.api.register(web.web_app)
