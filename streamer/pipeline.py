@@ -38,8 +38,11 @@ MAX_FUTURE_SECONDS = 24 * 3600.0
 # second), and at least every STATUS_HEARTBEAT_SECONDS.
 STATUS_INTERVAL_SECONDS = 0.5
 STATUS_HEARTBEAT_SECONDS = 60.0
-# Drift metrics of the open window are recomputed at most this often; counts are always current.
+# Drift metrics of a model's open window are recomputed at most every OPEN_WINDOW_REFRESH_SECONDS,
+# and for at most OPEN_WINDOW_REFRESHES_PER_SECOND models a second in all, so that a worker with
+# thousands of models does not spend its time on them; counts in the status are always current.
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
+OPEN_WINDOW_REFRESHES_PER_SECOND = 20
 TABLE_MODELS = "model_state"
 TABLE_INDEX = "partition_models"
 
@@ -109,7 +112,9 @@ class Pipeline:
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
         self._status_sent: dict[bytes, tuple[float, int, int]] = {}  # time, events_total, late_events
         self._open_summaries: dict[bytes, tuple[float, list[float], list[dict[str, Any]]]] = {}
-        self._baselines: dict[bytes, ReferenceProfile] = {}  # parsed baseline profiles, by their JSON
+        self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
+        self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
+        self._refresh_budget_s = -math.inf
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
@@ -224,11 +229,11 @@ class Pipeline:
         document = state.baseline_profile_json
         if document is None:
             return None
-        cached = self._baselines.get(document)
-        if cached is None:
-            self._baselines = {document: ReferenceProfile.from_json(document)}  # one model's at a time is enough
-            cached = self._baselines[document]
-        return cached
+        key = state_key(state.model, state.version)
+        cached = self._baselines.get(key)
+        if cached is None or cached[0] is not document:
+            cached = self._baselines[key] = (document, ReferenceProfile.from_json(document))
+        return cached[1]
 
     def _reference_for(self, state: ModelState) -> tuple[ReferenceProfile | None, str]:
         registered = self.registry.lookup(state.model, state.version)
@@ -266,6 +271,8 @@ class Pipeline:
             profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source)
             state.baseline_profile_json = profile.to_json()
             state.baseline = None
+            for open_window in state.open_windows.values():
+                open_window.adopt_bins(profile.layout())
 
     # -- status --------------------------------------------------------------------------------
 
@@ -273,7 +280,8 @@ class Pipeline:
         """Summaries of the open windows, recomputed at most every OPEN_WINDOW_REFRESH_SECONDS."""
         starts = sorted(state.open_windows)
         cached = self._open_summaries.get(key)
-        if cached is not None and cached[1] == starts and now_s - cached[0] < OPEN_WINDOW_REFRESH_SECONDS:
+        if cached is not None and cached[1] == starts and (
+                now_s - cached[0] < OPEN_WINDOW_REFRESH_SECONDS or not self._take_refresh(now_s)):
             return cached[2]
         reference, source = self._reference_for(state)
         summaries = [
@@ -284,6 +292,15 @@ class Pipeline:
         ]
         self._open_summaries[key] = (now_s, starts, summaries)
         return summaries
+
+    def _take_refresh(self, now_s: float) -> bool:
+        """One token of the open-window refresh budget, if any is left this second."""
+        if now_s - self._refresh_budget_s >= 1.0:
+            self._refresh_budget_s, self._refresh_budget = now_s, OPEN_WINDOW_REFRESHES_PER_SECOND
+        if self._refresh_budget <= 0:
+            return False
+        self._refresh_budget -= 1
+        return True
 
     def status(self, state: ModelState, now_s: float, open_windows: list[dict[str, Any]]) -> dict[str, Any]:
         _, source = self._reference_for(state)

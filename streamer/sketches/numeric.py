@@ -93,10 +93,10 @@ class NumericSketch:
         self.quantiles.merge(other.quantiles)
 
     def rebinned(self, edges: np.ndarray) -> NumericSketch:
-        """A copy over ``edges``; counts come from the quantile sketch unless the bins already match."""
-        copy = NumericSketch.from_bytes(self.to_bytes())
+        """This sketch if its bins are ``edges``, else a copy over ``edges`` counted from the quantile sketch."""
         if self.edges is not None and np.array_equal(self.edges, edges):
-            return copy
+            return self
+        copy = NumericSketch.from_bytes(self.to_bytes())
         copy.edges = np.asarray(edges, dtype=np.float64)
         if self.count:
             items, weights = self.quantiles.weighted_items()

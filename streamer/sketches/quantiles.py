@@ -27,6 +27,7 @@ class QuantileSketch:
     def __init__(self, k: int = 200) -> None:
         self.k = k
         self._kll = datasketches.kll_doubles_sketch(k)
+        self._items: tuple[np.ndarray, np.ndarray] | None = None  # weighted_items, until the next change
 
     @property
     def n(self) -> int:
@@ -45,12 +46,14 @@ class QuantileSketch:
         """Add finite float64 values (callers drop missing values first)."""
         if len(values):
             self._kll.update(np.ascontiguousarray(values, dtype=np.float64))
+            self._items = None
 
     def merge(self, other: QuantileSketch) -> None:
         if other.k != self.k:
             raise SketchMismatchError(f"cannot merge KLL sketches with k={self.k} and k={other.k}")
         if other.n:
             self._kll.merge(other._kll)
+            self._items = None
 
     def quantile(self, q: float) -> float:
         return float(self._kll.get_quantile(q, True)) if self.n else float("nan")
@@ -68,9 +71,14 @@ class QuantileSketch:
         """The retained items, sorted, with their weights (summing to :attr:`n`)."""
         if not self.n:
             return np.empty(0), np.empty(0)
-        pairs = np.array(list(self._kll), dtype=np.float64)
-        order = np.argsort(pairs[:, 0], kind="stable")
-        return pairs[order, 0], pairs[order, 1]
+        if self._items is None:  # iterating the sketch is slow; a reference's sketch never changes
+            pairs = np.array(list(self._kll), dtype=np.float64)
+            order = np.argsort(pairs[:, 0], kind="stable")
+            items, weights = pairs[order, 0], pairs[order, 1]
+            items.setflags(write=False)
+            weights.setflags(write=False)
+            self._items = (items, weights)
+        return self._items
 
     def copy(self) -> QuantileSketch:
         return QuantileSketch.from_bytes(self.to_bytes(), self.k)

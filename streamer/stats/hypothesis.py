@@ -1,8 +1,13 @@
 """Two-sample tests on binned counts and quantile sketches (a window against its reference).
 
-* :func:`ks_from_bins` - Kolmogorov-Smirnov on cumulative bin counts with the asymptotic p-value of
-  ``scipy.stats.ks_2samp(..., method="asymp")``: Smirnov's distribution ``kstwo.sf(d, round(nm/(n+m)))``
-  (Hodges, "The significance probability of the Smirnov two-sample test", Ark. Mat. 3, 1958).
+* :func:`ks_from_bins` - Kolmogorov-Smirnov on cumulative bin counts. Its p-value is that of
+  ``scipy.stats.ks_2samp(..., method="asymp")``, the Kolmogorov distribution at the effective size
+  ``round(nm/(n+m))`` (Hodges, "The significance probability of the Smirnov two-sample test", Ark. Mat. 3,
+  1958); from n = 100 on it is taken from Stephens' approximation
+  ``kolmogorov((sqrt(n) + 0.12 + 0.11/sqrt(n)) d)`` (Stephens, "Use of the Kolmogorov-Smirnov,
+  Cramer-von Mises and related statistics without extensive tables", JRSS B 32, 1970): within 7% of
+  scipy's finite-n law for p down to 1e-8 (and larger, so conservative, below 1e-12), at a thousandth of
+  its cost (0.3 us against 0.3 to 36 ms a call).
 * :func:`chi2_two_sample` - Pearson's chi-square on the 2 x k table, rare bins merged first
   (Cochran, "Some methods for strengthening the common chi-square tests", Biometrics 10, 1954).
 * :func:`wasserstein_from_sketches` - the 1-Wasserstein distance between two KLL sketches.
@@ -25,12 +30,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import chi2, kstwo, kstwobign
+from scipy.special import kolmogorov
+from scipy.stats import chi2, kstwo
 
 from streamer.sketches.quantiles import QuantileSketch
 
-#: Above this effective sample size the p-value comes from Kolmogorov's limiting distribution.
-EXACT_KS_MAX_N = 10_000
+#: From this effective size on, Stephens' approximation replaces scipy's slow finite-n law.
+STEPHENS_MIN_N = 100
 
 
 def ks_from_bins(reference_counts: np.ndarray, window_counts: np.ndarray) -> tuple[float, float]:
@@ -59,12 +65,12 @@ def ks_from_bins(reference_counts: np.ndarray, window_counts: np.ndarray) -> tup
     effective_n = np.round(n * m / (n + m))  # 0 only for n = m = 1, where the test is undefined
     if not effective_n:
         return statistic, math.nan
-    if effective_n > EXACT_KS_MAX_N:
-        # Smirnov's limit: within 1% of the finite-n law here, where that takes 35 ms at n = 30,000.
-        pvalue = float(kstwobign.sf(statistic * math.sqrt(effective_n)))
-    else:
+    if effective_n < STEPHENS_MIN_N:
         pvalue = float(kstwo.sf(statistic, effective_n))
-    return statistic, float(np.clip(pvalue, 0.0, 1.0))
+    else:
+        root_n = math.sqrt(effective_n)
+        pvalue = float(kolmogorov((root_n + 0.12 + 0.11 / root_n) * statistic))
+    return statistic, min(max(pvalue, 0.0), 1.0)
 
 
 def _merge_rare(columns: np.ndarray, need: float) -> np.ndarray:

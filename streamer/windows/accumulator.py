@@ -75,6 +75,18 @@ class WindowAccumulator:
         update_sketches(self.features, rows.feature_columns(), layout.features, max_categories, self.type_mismatches)
         update_sketches(self.outputs, output_columns(rows), layout.outputs, max_categories, self.type_mismatches)
 
+    def adopt_bins(self, layout: Layout) -> None:
+        """Recount numeric sketches that have no bins over the layout's (from their quantile sketches).
+
+        A window opened before its model's baseline was complete is counted without bins; once the
+        baseline fixes them, the rows seen so far are recounted once and later rows are counted exactly.
+        """
+        for sketches, specs in ((self.features, layout.features), (self.outputs, layout.outputs)):
+            for name, sketch in sketches.items():
+                spec = specs.get(name)
+                if isinstance(sketch, NumericSketch) and sketch.edges is None and spec is not None and spec.edges is not None:
+                    sketches[name] = sketch.rebinned(spec.edges)
+
     def merge(self, other: WindowAccumulator) -> None:
         """Fold ``other`` into this one (bounds widen to cover both)."""
         for mine, theirs in ((self.features, other.features), (self.outputs, other.outputs)):

@@ -122,3 +122,28 @@ def test_merge_widens_the_bounds_and_adds_counts():
     amount = a.features["amount"]
     assert isinstance(amount, NumericSketch) and amount.counts is not None
     assert amount.counts.tolist() == [0, 1, 1, 0]
+
+
+def test_adopt_bins_recounts_unbinned_numeric_sketches_over_the_layout() -> None:
+    import numpy as np
+
+    from streamer.events.rows import PredictionRows
+    from streamer.reference.profile import ReferenceProfile
+    from streamer.windows.accumulator import EMPTY_LAYOUT, WindowAccumulator
+
+    rng = np.random.default_rng(1)
+    rows = PredictionRows.empty("m", "1")
+    for value in rng.normal(size=150):
+        rows.append_row(timestamp_s=1.0, features={"x": float(value), "c": "a"})
+    window = WindowAccumulator(0.0, 60.0)
+    window.add(rows, EMPTY_LAYOUT, max_categories=8)
+    assert window.features["x"].edges is None
+    profile = ReferenceProfile.from_columns("m", None, {"x": rng.normal(size=1000), "c": ["a"] * 1000}, {})
+    window.adopt_bins(profile.layout())
+    x = window.features["x"]
+    assert np.array_equal(x.edges, profile.layout().features["x"].edges)
+    assert x.counts.sum() == x.count == 150  # exact: fewer values than the quantile sketch's k
+    more = PredictionRows.empty("m", "1")
+    more.append_row(timestamp_s=2.0, features={"x": 0.0})
+    window.add(more, profile.layout(), max_categories=8)
+    assert window.features["x"].counts.sum() == 151
