@@ -194,7 +194,8 @@ def close_to_alert_delay(bench: Bench, windows: int = 40) -> dict[str, float]:
 
     async def run() -> list[float]:
         producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{bench.port}", linger_ms=0)
-        consumer = AIOKafkaConsumer(bootstrap_servers=f"127.0.0.1:{bench.port}", group_id=None)
+        # A short fetch wait, so the delay measured is the worker's, not this consumer's long poll.
+        consumer = AIOKafkaConsumer(bootstrap_servers=f"127.0.0.1:{bench.port}", group_id=None, fetch_max_wait_ms=10)
         await producer.start()
         await consumer.start()
         rng = np.random.default_rng(3)
