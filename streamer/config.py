@@ -25,6 +25,9 @@ import yaml
 
 from streamer.errors import ConfigError
 
+#: CONTRACT 3: where streamer looks for Kafka unless STREAMER_BROKER says otherwise.
+DEFAULT_BROKER = "kafka://127.0.0.1:9092"
+
 
 @dataclass(frozen=True)
 class DriftPolicy:
@@ -70,7 +73,7 @@ class KafkaSecurity:
 
 @dataclass(frozen=True)
 class Settings:
-    broker: str = "kafka://127.0.0.1:9092"
+    broker: str = DEFAULT_BROKER
     app_id: str = "streamer"
     window_seconds: float = 60.0
     allowed_lateness_seconds: float = 10.0

@@ -13,8 +13,7 @@ import sys
 import time
 
 from streamer.broker import start_broker, wait_for_port
-
-DEFAULT_BROKER = "kafka://127.0.0.1:9092"
+from streamer.config import DEFAULT_BROKER
 
 
 def main() -> None:

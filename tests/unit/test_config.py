@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.config import DriftPolicy, Settings, load_settings
+from streamer.config import DEFAULT_BROKER, DriftPolicy, Settings, load_settings
 from streamer.errors import ConfigError
 
 
@@ -19,7 +19,7 @@ def write(tmp_path: Path, name: str, text: str) -> dict[str, str]:
 
 def test_contract_defaults():
     settings = load_settings({})
-    assert settings.broker_urls == ("kafka://127.0.0.1:9092",)
+    assert settings.broker_urls == (DEFAULT_BROKER,)  # the literal is checked in config.py's doctest
     assert settings.app_id == "streamer"
     assert (settings.window_seconds, settings.allowed_lateness_seconds, settings.idle_close_seconds) == (60, 10, 30)
     assert (settings.data_dir, settings.web_port, settings.partitions) == ("./var", 6066, 8)
