@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -83,8 +82,6 @@ cli.add_command(demo)
 def main() -> None:
     cli(prog_name="streamer")
 
-
-Command = Callable[..., Any]
 
 if __name__ == "__main__":
     main()

@@ -30,10 +30,13 @@ def _servers(brokers: str | list[str]) -> list[str]:
 class _Logger:
     """Buffering and sending shared by the prediction and label loggers (asyncio)."""
 
-    def __init__(self, brokers: str | list[str], topic: str, *, max_rows: int, max_delay_s: float,
-                 max_buffered_rows: int, producer_options: Mapping[str, Any] | None) -> None:
+    default_topic = ""
+
+    def __init__(self, brokers: str | list[str] = "127.0.0.1:9092", topic: str | None = None, *,
+                 max_rows: int = 500, max_delay_s: float = 0.2, max_buffered_rows: int = 100_000,
+                 producer_options: Mapping[str, Any] | None = None) -> None:
         self.brokers = _servers(brokers)
-        self.topic = topic
+        self.topic = topic or self.default_topic
         self.batcher = RowBatcher(max_rows, max_delay_s, max_buffered_rows)
         self.producer_options = dict(producer_options or {})
         self._producer: AIOKafkaProducer | None = None
@@ -113,11 +116,7 @@ class _Logger:
 class PredictionLogger(_Logger):
     """Batches prediction rows per model and version into CONTRACT 4.1 batch-form messages."""
 
-    def __init__(self, brokers: str | list[str] = "127.0.0.1:9092", topic: str = "predictions", *,
-                 max_rows: int = 500, max_delay_s: float = 0.2, max_buffered_rows: int = 100_000,
-                 producer_options: Mapping[str, Any] | None = None) -> None:
-        super().__init__(brokers, topic, max_rows=max_rows, max_delay_s=max_delay_s,
-                         max_buffered_rows=max_buffered_rows, producer_options=producer_options)
+    default_topic = "predictions"
 
     def _messages(self, key: Key, rows: list[Any]) -> list[bytes]:
         return [orjson.dumps({"model": key[0], "version": key[1], "rows": rows})]
@@ -145,14 +144,14 @@ def prediction_row(features: Mapping[str, Scalar] | None, prediction: Scalar, pr
     return row
 
 
+def label_row(request_id: str, label: float | int | str | bool, timestamp: float | None) -> dict[str, Any]:
+    return {"request_id": request_id, "label": label, "timestamp": time.time() if timestamp is None else timestamp}
+
+
 class LabelLogger(_Logger):
     """Buffers label events (CONTRACT 4.2); the producer batches them on the wire."""
 
-    def __init__(self, brokers: str | list[str] = "127.0.0.1:9092", topic: str = "labels", *,
-                 max_rows: int = 500, max_delay_s: float = 0.2, max_buffered_rows: int = 100_000,
-                 producer_options: Mapping[str, Any] | None = None) -> None:
-        super().__init__(brokers, topic, max_rows=max_rows, max_delay_s=max_delay_s,
-                         max_buffered_rows=max_buffered_rows, producer_options=producer_options)
+    default_topic = "labels"
 
     def _messages(self, key: Key, rows: list[Any]) -> list[bytes]:
         return [orjson.dumps({"model": key[0], "version": key[1], **row}) for row in rows]
@@ -161,8 +160,7 @@ class LabelLogger(_Logger):
                   timestamp: float | None = None, version: str = "default") -> None:
         if self.batcher.full:
             await self._wait_for_room()
-        self._add((model, version), {"request_id": request_id, "label": label,
-                                     "timestamp": time.time() if timestamp is None else timestamp})
+        self._add((model, version), label_row(request_id, label, timestamp))
 
 
 class _SyncLogger:
@@ -237,5 +235,4 @@ class SyncLabelLogger(_SyncLogger):
     def log(self, model: str, request_id: str, label: float | int | str | bool, *,
             timestamp: float | None = None, version: str = "default") -> None:
         self._room()
-        self._logger._add((model, version), {"request_id": request_id, "label": label,
-                                             "timestamp": time.time() if timestamp is None else timestamp})
+        self._logger._add((model, version), label_row(request_id, label, timestamp))
