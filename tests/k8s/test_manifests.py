@@ -83,6 +83,9 @@ def test_the_operators_objects_are_all_there(rendered: dict[str, list[Manifest]]
         assert kinds.count(kind) == 1, kind
     assert kinds.count("Service") == 2 and kinds.count("ConfigMap") == 2
     assert not by_kind(manifests, "Secret"), "Secrets are the operator's to create, never in the repository"
+    unlabelled = [m["kind"] for m in manifests
+                  if m["kind"] != "Namespace" and m["metadata"]["labels"].get("app.kubernetes.io/part-of") != "streamer"]
+    assert not unlabelled
     assert {m["metadata"].get("namespace") for m in manifests if m["kind"] != "Namespace"} == {
         one(manifests, "Namespace")["metadata"]["name"]}
 
