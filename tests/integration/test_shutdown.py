@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from streamer.broker import free_port, start_broker
-from tests.integration.conftest import Broker, Deployment, new_deployment, wait_until
+from tests.integration.conftest import Broker, new_deployment, wait_until
 from tests.integration.test_recovery import models
 
 pytestmark = pytest.mark.integration
@@ -47,43 +46,33 @@ def sigterm(process: subprocess.Popen[bytes]) -> float:
     return time.monotonic() - started
 
 
-def launch(dep: Deployment, data_dir: str, instance_id: str) -> subprocess.Popen[bytes]:
-    """A worker process, not waited for (it joins the group in the background)."""
-    web_port = free_port()
-    log = open(dep.workdir / f"worker-{web_port}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
-         "--data-dir", str(dep.workdir / data_dir)], env={**dep.env, "STREAMER_INSTANCE_ID": instance_id}, stdout=log, stderr=subprocess.STDOUT,
-        cwd=dep.workdir)
-
-
 def test_sigterm_stops_a_worker_in_every_state(tmp_path: Path) -> None:
     port = free_port()
     broker_process = start_broker(port, str(tmp_path / "broker.log"))
-    dep = new_deployment(Broker(port, broker_process), tmp_path, STREAMER_INSTANCE_ID="replica-a")
+    dep = new_deployment(Broker(port, broker_process), tmp_path)
     exit_s: dict[str, float] = {}
     try:
-        url = dep.start_worker("disk-a")
-        process, _ = dep.workers.pop()
+        url = dep.start_worker("disk-a", "replica-a")
+        process, _ = dep.workers[-1]
         exit_s["idle"] = sigterm(process)
         assert process.returncode == 0
 
-        url = dep.start_worker("disk-a")
+        url = dep.start_worker("disk-a", "replica-a")
         busy = batches("busy", 400, 100, T0)  # 40,000 rows
         producer = threading.Thread(target=dep.produce, args=("STREAMER_TOPIC_PREDICTIONS", busy))
         producer.start()
         wait_until(lambda: models(url).get("busy", {}).get("events_total", 0) > 0, 60, "the worker to be busy")
-        process, _ = dep.workers.pop()
+        process, _ = dep.workers[-1]
         exit_s["busy"] = sigterm(process)
         producer.join()
 
-        url = dep.start_worker("disk-a")  # what it committed stays; the rest is read again, counted once
+        url = dep.start_worker("disk-a", "replica-a")  # what it committed stays; the rest is read again, counted once
         wait_until(lambda: models(url).get("busy", {}).get("events_total") == 40_000, 120,
                    "every busy row counted once after the restart")
 
-        second = launch(dep, "disk-b", "replica-b")  # its join starts a rebalance
+        process, _ = dep.workers[-1]
+        second, _ = dep.launch_worker("disk-b", "replica-b")  # its join starts a rebalance
         time.sleep(3.0)
-        process, _ = dep.workers.pop()
         exit_s["rebalancing"] = sigterm(process)
 
         broker_process.terminate()
