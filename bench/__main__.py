@@ -12,9 +12,10 @@ import os
 import platform
 import time
 
-from bench import detection, faust_settings, throughput
+from bench import detection, faust_settings, replicas, throughput
 
-PARTS = {"throughput": throughput.run, "detection": detection.run, "faust-settings": faust_settings.run}
+PARTS = {"throughput": throughput.run, "detection": detection.run, "faust-settings": faust_settings.run,
+         "replicas": replicas.run}
 
 
 def main() -> None:
