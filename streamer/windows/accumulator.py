@@ -22,10 +22,11 @@ import math
 
 import numpy as np
 
-from streamer.errors import SketchMismatchError
+from streamer.errors import SketchMismatchError, StateFormatError
 from streamer.events.rows import PredictionRows
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.codec import pack, unpack
+from streamer.sketches.ddsketch import DDSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.windows.columns import EMPTY_LAYOUT, Layout, Sketch, output_columns, update_sketches
 
@@ -40,6 +41,14 @@ def _sketch_from_bytes(data: bytes) -> Sketch:
     return NumericSketch.from_bytes(data[1:]) if data[:1] == b"n" else CategoricalSketch.from_bytes(data[1:])
 
 
+def _latency_from_v1(data: bytes) -> DDSketch:
+    old = NumericSketch.from_bytes(data)
+    latency = DDSketch()
+    items, weights = old.quantiles.weighted_items()
+    latency.update(np.repeat(items, weights.astype(np.int64)))
+    return latency
+
+
 class WindowAccumulator:
     def __init__(self, start_s: float, end_s: float) -> None:
         self.start_s = start_s
@@ -48,7 +57,7 @@ class WindowAccumulator:
         self.errors = 0
         self.first_event_s = math.inf
         self.last_event_s = -math.inf
-        self.latency_ms = NumericSketch()
+        self.latency_ms = DDSketch()  # relative value error 1%: p99 of a heavy tail stays right
         self.features: dict[str, Sketch] = {}
         self.outputs: dict[str, Sketch] = {}
         self.type_mismatches: dict[str, int] = {}
@@ -119,17 +128,24 @@ class WindowAccumulator:
         blobs = [self.latency_ms.to_bytes()]
         blobs += [_sketch_to_bytes(self.features[n]) for n in names_f]
         blobs += [_sketch_to_bytes(self.outputs[n]) for n in names_o]
-        return pack("window", 1, header, blobs)
+        return pack("window", 2, header, blobs)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> WindowAccumulator:
-        header, blobs = unpack(data, "window", 1)
+        try:
+            header, blobs = unpack(data, "window", 2)
+            latency = DDSketch.from_bytes(blobs[0] if blobs else b"")
+        except StateFormatError:
+            # Version 1 (before the upgrade) kept latency in a KLL sketch: carry its weighted items
+            # over. Anything else raises here again.
+            header, blobs = unpack(data, "window", 1)
+            latency = _latency_from_v1(blobs[0] if blobs else b"")
         window = cls(header["start"], header["end"])
         window.rows, window.errors = header["rows"], header["errors"]
         if header["first"] is not None:
             window.first_event_s, window.last_event_s = header["first"], header["last"]
         window.type_mismatches = header["mismatches"]
-        window.latency_ms = NumericSketch.from_bytes(blobs[0])
+        window.latency_ms = latency
         n_features = len(header["features"])
         window.features = {n: _sketch_from_bytes(b) for n, b in zip(header["features"], blobs[1 : 1 + n_features], strict=False)}
         window.outputs = {n: _sketch_from_bytes(b) for n, b in zip(header["outputs"], blobs[1 + n_features :], strict=False)}
