@@ -61,6 +61,7 @@ class WindowAccumulator:
         self.features: dict[str, Sketch] = {}
         self.outputs: dict[str, Sketch] = {}
         self.type_mismatches: dict[str, int] = {}
+        self.non_finite: dict[str, int] = {}  # NaN or infinity sent as a number, per numeric column
 
     def add(self, rows: PredictionRows, layout: Layout, max_categories: int) -> None:
         """Add rows that all fall into this window."""
@@ -81,7 +82,8 @@ class WindowAccumulator:
             rows = rows.select([not f for f in failed])
         if not len(rows):
             return
-        update_sketches(self.features, rows.feature_columns(), layout.features, max_categories, self.type_mismatches)
+        update_sketches(self.features, rows.feature_columns(), layout.features, max_categories, self.type_mismatches,
+                        self.non_finite)
         update_sketches(self.outputs, output_columns(rows), layout.outputs, max_categories, self.type_mismatches)
 
     def adopt_bins(self, layout: Layout) -> None:
@@ -116,6 +118,8 @@ class WindowAccumulator:
                     mine[name].merge(sketch)  # type: ignore[arg-type]
         for name, n in other.type_mismatches.items():
             self.type_mismatches[name] = self.type_mismatches.get(name, 0) + n
+        for name, n in other.non_finite.items():
+            self.non_finite[name] = self.non_finite.get(name, 0) + n
 
     def to_bytes(self) -> bytes:
         names_f, names_o = list(self.features), list(self.outputs)
@@ -124,6 +128,7 @@ class WindowAccumulator:
             "first": None if self.rows == 0 else self.first_event_s,
             "last": None if self.rows == 0 else self.last_event_s,
             "features": names_f, "outputs": names_o, "mismatches": self.type_mismatches,
+            "non_finite": self.non_finite,
         }
         blobs = [self.latency_ms.to_bytes()]
         blobs += [_sketch_to_bytes(self.features[n]) for n in names_f]
@@ -145,6 +150,7 @@ class WindowAccumulator:
         if header["first"] is not None:
             window.first_event_s, window.last_event_s = header["first"], header["last"]
         window.type_mismatches = header["mismatches"]
+        window.non_finite = header.get("non_finite", {})
         window.latency_ms = latency
         n_features = len(header["features"])
         window.features = {n: _sketch_from_bytes(b) for n, b in zip(header["features"], blobs[1 : 1 + n_features], strict=False)}

@@ -94,6 +94,7 @@ def _window_state(window: WindowAccumulator) -> dict[str, Any]:
         "first": window.first_event_s if window.rows else None, "last": window.last_event_s if window.rows else None,
         "features": tuple(sorted(window.features)), "outputs": tuple(sorted(window.outputs)),
         "type_mismatches": tuple(sorted(window.type_mismatches.items())),
+        "non_finite": tuple(sorted(window.non_finite.items())),
         **_ddsketch_state(window.latency_ms, "latency."),
     }
     for group, sketches in (("features", window.features), ("outputs", window.outputs)):
@@ -156,6 +157,8 @@ def _rows(rng: np.random.Generator, n: int) -> PredictionRows:
                                        "score": int(i % 11), "is_new": bool(i % 3 == 0)}
         if i % 101 == 0:
             features["score"] = "n/a"  # a type mismatch into a numeric column
+        if i % 97 == 0:
+            features["amount"] = math.inf if i % 2 else math.nan  # non-finite numbers
         rows.append_row(timestamp_s=float(times[i]), features=features, prediction=int(amounts[i] > 0),
                         proba={"yes": float(abs(amounts[i]) % 1.0), "no": 1.0 - float(abs(amounts[i]) % 1.0)},
                         latency_ms=None if i % 53 == 0 else float(latencies[i]),
