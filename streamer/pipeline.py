@@ -16,6 +16,13 @@ from typing import Any
 import orjson
 
 from streamer.alerts.drift import drift_alerts
+from streamer.alerts.errors import error_rate_alerts
+from streamer.alerts.latency import latency_alerts
+from streamer.alerts.missing import data_returned, missing_alert
+from streamer.alerts.quality import quality_alerts
+from streamer.alerts.resolved import follow_ups
+from streamer.alerts.rules import Alert, Rule, RuleInput
+from streamer.alerts.throughput import throughput_alerts
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
 from streamer.events.dead_letters import dead_letter
@@ -44,6 +51,14 @@ STATUS_HEARTBEAT_SECONDS = 60.0
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
 OPEN_WINDOW_REFRESHES_PER_SECOND = 20
 TABLE_MODELS = "model_state"
+
+
+def _drift_rule(rule: RuleInput) -> list[Alert]:
+    return drift_alerts(rule.summary, rule.created_at_s)
+
+
+#: The rules run at every window close, in this order (each one module in streamer/alerts/).
+ALERT_RULES: tuple[Rule, ...] = (_drift_rule, latency_alerts, error_rate_alerts, throughput_alerts, quality_alerts)
 TABLE_INDEX = "partition_models"
 
 
@@ -166,7 +181,9 @@ class Pipeline:
         for partition, tick in ticks.items():
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
-                self._close_due(partition, key, self._state(key, model, version), tick, now_s, effects, write=False)
+                state = self._state(key, model, version)
+                raised = self._check_missing(state, now_s, effects)
+                self._close_due(partition, key, state, tick, now_s, effects, write=raised)
         return effects
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
@@ -202,6 +219,10 @@ class Pipeline:
                 continue
             fresh.extend(rows)
             state.mark_applied(partition, record.offset)
+        if len(fresh) and state.missing_alert_id is not None:
+            self._emit(state, data_returned(state.model, state.version, state.missing_alert_id,
+                                            last_seen_s=state.last_seen_wall_s, now_s=now_s), effects)
+            state.missing_alert_id = None
         if len(fresh):
             reference = self.registry.lookup(fresh.model, fresh.version) or self._baseline(state)
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
@@ -251,13 +272,33 @@ class Pipeline:
         if reference is None and window.rows:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
+        full = closed_by == "watermark" and state.last_window_end_s == window.start_s
         state.last_status = summary["status"]
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
         effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
-        for alert in drift_alerts(summary, now_s):
-            self.counters.alerts += 1
-            effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
+        rule_input = RuleInput(summary, window, state.ops, full, self.settings, now_s)
+        alerts = [alert for rule in ALERT_RULES for alert in rule(rule_input)]
+        alerts += follow_ups(state.open_conditions, alerts, summary, full, now_s)
+        state.ops.update(summary, full)
+        for alert in alerts:
+            self._emit(state, alert, effects)
+
+    def _emit(self, state: ModelState, alert: Alert, effects: Effects) -> None:
+        self.counters.alerts += 1
+        effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
+
+    def _check_missing(self, state: ModelState, now_s: float, effects: Effects) -> bool:
+        """Raise data_missing once per silence (ticks come only for the partitions this replica owns)."""
+        if state.missing_alert_id is not None:
+            return False
+        alert = missing_alert(state.model, state.version, last_seen_s=state.last_seen_wall_s, now_s=now_s,
+                              missing_after_s=self.settings.missing_after_seconds)
+        if alert is None:
+            return False
+        state.missing_alert_id = alert["id"]
+        self._emit(state, alert, effects)
+        return True
 
     def _collect_baseline(self, state: ModelState, window: WindowAccumulator, now_s: float) -> None:
         if state.baseline is None:

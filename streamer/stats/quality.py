@@ -77,11 +77,12 @@ def quality_section(window: WindowAccumulator, features: dict[str, Sketch], refe
     rows = window.rows - window.errors
     if rows <= 0:
         return {}
-    section = {
-        name: _feature_problems(window.features.get(name), ref, rows, reference_rows,
-                                window.type_mismatches.get(name, 0), window.non_finite.get(name, 0))
-        for name, ref in features.items()
-    }
+    section = {}
+    for name, ref in features.items():
+        problems = _feature_problems(window.features.get(name), ref, rows, reference_rows,
+                                     window.type_mismatches.get(name, 0), window.non_finite.get(name, 0))
+        # Only problems seen in the window or the reference: the summary stays small.
+        section[name] = {p: f for p, f in problems.items() if f["count"] or f["reference_count"]}
     for name, sketch in window.features.items():
         if name not in features:
             section[name] = {"unexpected_feature": _entry(sketch.count, rows, 0, reference_rows)}

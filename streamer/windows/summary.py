@@ -17,6 +17,7 @@ from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.decision import feature_status, model_status
 from streamer.stats.drift import categorical_drift, general_drift, numeric_drift
+from streamer.stats.quality import quality_section
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.columns import CATEGORICAL, NUMERIC, Sketch
 
@@ -113,6 +114,7 @@ def summarize(
     summary["status"] = STATUS_OF_DRIFT[worst] if window.rows else "no_data"
     summary["features"] = features
     summary["outputs"] = outputs
+    summary["data_quality"] = quality_section(window, reference.features, reference.rows)
     summary["drift"] = {
         "status": data_status, "drifted_share": drifted_share,
         "drifted_features": [n for n, m in features.items() if m.get("status") == "detected"],
