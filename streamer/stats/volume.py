@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from streamer.stats.counts import poisson_range
 from streamer.stats.history import MAD_TO_STD, median_mad
 
-K_MAD = 5.0
+K_MAD = 3.0
 
 
 @dataclass(frozen=True)
