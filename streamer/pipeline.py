@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -25,7 +25,7 @@ from streamer.alerts.rules import Alert, Rule, RuleInput
 from streamer.alerts.throughput import throughput_alerts
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
-from streamer.events.dead_letters import dead_letter
+from streamer.events.dead_letters import dead_letter, dead_letter_reason
 from streamer.events.parse import parse_prediction_message
 from streamer.events.rows import PredictionRows
 from streamer.events.timestamps import format_timestamp
@@ -105,6 +105,9 @@ class PipelineCounters:
     forwarded: int = 0
     windows_closed: int = 0
     alerts: int = 0
+    models_refused: int = 0  # messages of new models past STREAMER_MAX_MODELS (also dead letters)
+    features_dropped: int = 0  # new feature names past a window's limit, in closed windows
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # bounded labels: dead_letter_reason()
 
 
 def state_key(model: str, version: str) -> bytes:
@@ -121,7 +124,7 @@ class Pipeline:
         self.load = load  # load(table, key) -> stored bytes or None
         self.clock = clock
         self.rules = WindowRules(settings.window_seconds, settings.allowed_lateness_seconds,
-                                 settings.idle_close_seconds, settings.max_categories)
+                                 settings.idle_close_seconds, settings.max_categories, settings.max_features)
         self.counters = PipelineCounters()
         self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
@@ -130,6 +133,13 @@ class Pipeline:
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
         self._refresh_budget_s = -math.inf
+
+    def worker_report(self) -> dict[str, Any]:
+        """Counters and cardinality limits of this replica, for the API."""
+        return {"counters": asdict(self.counters),
+                "limits": {"max_models": self.settings.max_models, "max_features": self.settings.max_features,
+                           "max_categories": self.settings.max_categories},
+                "models_with_state": sum(len(index) for index in self._indexes.values())}
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
@@ -161,6 +171,7 @@ class Pipeline:
         effects = Effects()
         groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = {}
         ticks: dict[int, Inbound] = {}
+        arriving: dict[int, int] = {}  # new models admitted in this batch, per partition
         for record in batch:
             if record.topic == self.settings.topic_ticks:
                 ticks[record.partition] = record
@@ -174,6 +185,11 @@ class Pipeline:
                 # Not keyed by model: send it on to the partition that owns the model's state.
                 effects.messages.append(Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
                 self.counters.forwarded += 1
+                continue
+            if key not in self._states and not self._room_for(record.partition, key, groups, arriving):
+                self.counters.models_refused += 1
+                self._reject(record, f"too many models: this worker keeps at most {self.settings.max_models}",
+                             now_s, effects)
                 continue
             groups.setdefault((record.partition, key), []).append((record, rows))
         for (partition, key), items in groups.items():
@@ -190,15 +206,35 @@ class Pipeline:
         try:
             rows = parse_prediction_message(record.value, record.timestamp_s, max_bytes=self.settings.max_message_bytes,
                                             feature_names=self._feature_names)
+            widest = max(map(len, rows.features), default=0)
+            if widest > self.settings.max_features:
+                raise InvalidEventError(f"an event has {widest} features, more than the limit of "
+                                        f"{self.settings.max_features}")
             if len(rows) and max(rows.timestamps_s) > now_s + MAX_FUTURE_SECONDS:
                 raise InvalidEventError(f"timestamp {format_timestamp(max(rows.timestamps_s))} is more than a day "
                                         "ahead of the worker's clock")
             return rows
         except InvalidEventError as exc:
-            self.counters.dead_letters += 1
-            effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
-                str(exc), record.topic, record.partition, record.offset, record.value, now_s)))
+            self._reject(record, str(exc), now_s, effects)
             return None
+
+    def _reject(self, record: Inbound, reason: str, now_s: float, effects: Effects) -> None:
+        self.counters.dead_letters += 1
+        label = dead_letter_reason(reason)
+        self.counters.dead_letter_reasons[label] = self.counters.dead_letter_reasons.get(label, 0) + 1
+        effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
+            reason, record.topic, record.partition, record.offset, record.value, now_s)))
+
+    def _room_for(self, partition: int, key: bytes, batch: dict[tuple[int, bytes], Any],
+                  arriving: dict[int, int]) -> bool:
+        """Whether a model may have state here: each partition holds its share of STREAMER_MAX_MODELS."""
+        index = self._index(partition)
+        if (partition, key) in batch or key in index:
+            return True
+        if len(index) + arriving.get(partition, 0) >= max(1, -(-self.settings.max_models // self.settings.partitions)):
+            return False
+        arriving[partition] = arriving.get(partition, 0) + 1
+        return True
 
     def _feature_names(self, model: str, version: str) -> list[str] | None:
         profile = self.registry.lookup(model, version)
@@ -276,6 +312,7 @@ class Pipeline:
         state.last_status = summary["status"]
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
+        self.counters.features_dropped += window.dropped_features
         effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
         rule_input = RuleInput(summary, window, state.ops, full, self.settings, now_s)
         alerts = [alert for rule in ALERT_RULES for alert in rule(rule_input)]

@@ -162,12 +162,12 @@ def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
 def _decode_non_finite(text: str) -> Any:
     """JSON with NaN, Infinity or numbers too large for a double (as Python's json and pandas write
     them): decoded with the standard library, which reads them as non-finite floats; None otherwise."""
-    if "NaN" not in text and "Infinity" not in text and "e" not in text and "E" not in text:
-        return None
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        message = json.loads(text)
+        orjson.dumps(message)  # what orjson rejects besides these (lone surrogates) stays rejected
+    except (ValueError, RecursionError, TypeError):
         return None
+    return message
 
 
 def _parse_row(row: dict[str, Any], defaults: _Row) -> _Row:

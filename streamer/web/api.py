@@ -54,6 +54,7 @@ class Api:
     readiness: Callable[[], list[str]]  # reasons not to be ready; empty when ready
     metrics: Callable[[], str]
     publish: Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
+    worker: Callable[[], dict[str, Any]] | None = None  # this replica's counters and limits
 
     def register(self, app: web.Application) -> None:
         app.middlewares.append(self._errors_and_auth)
@@ -68,6 +69,7 @@ class Api:
         router.add_get("/api/v1/models/{model}/reference", self.get_reference)
         router.add_put("/api/v1/models/{model}/reference", self.put_reference)
         router.add_get("/api/v1/alerts", self.list_alerts)
+        router.add_get("/api/v1/worker", self.get_worker)
 
     @web.middleware
     async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
@@ -101,6 +103,10 @@ class Api:
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
+
+    async def get_worker(self, request: web.Request) -> web.Response:
+        """This replica's counters (dead letters by reason, refused models, dropped features) and limits."""
+        return json_response(self.worker() if self.worker is not None else {})
 
     async def list_models(self, request: web.Request) -> web.Response:
         models = [{k: doc.get(k) for k in MODEL_FIELDS} for _, doc in sorted(self.status.models.items())]

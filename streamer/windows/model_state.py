@@ -43,6 +43,7 @@ class WindowRules:
     allowed_lateness_seconds: float
     idle_close_seconds: float
     max_categories: int
+    max_features: int = 500  # feature columns per window; further new names are dropped and counted
 
 
 class ModelState:
@@ -93,7 +94,7 @@ class ModelState:
             if window is None:
                 window = self.open_windows[start] = WindowAccumulator(start, start + rules.window_seconds)
             part = rows if len(unique_starts) == 1 and not n_late else rows.select((starts == start).tolist())
-            window.add(part, layout, rules.max_categories)
+            window.add(part, layout, rules.max_categories, rules.max_features)
         return n_late
 
     def due_windows(self, rules: WindowRules, now_wall_s: float) -> list[WindowAccumulator]:
