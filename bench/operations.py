@@ -137,7 +137,7 @@ def run(out: dict) -> str:
                     judged += 1
                     for kind in kinds & set(KINDS):
                         alarms[kind] += 1
-                history.update(summary, full=True)
+                history.update(summary, full=True, alerted=frozenset(kinds))
         results["stationary"][size] = {"windows": judged, "alarms": alarms,
                                        "rates": {k: v / judged for k, v in alarms.items()}}
         for label, (kind, incident) in INCIDENTS.items():

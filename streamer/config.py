@@ -114,7 +114,7 @@ class Settings:
     ops_min_history_windows: int = 3
     quality_min_effect: float = 0.05
     max_models: int = 10000  # models per worker with state; rows of further models become dead letters
-    max_features: int = 1000  # features per event; more is a dead letter
+    max_features: int = 500  # features per event (more: a dead letter) and per window (more: dropped, counted)
     rocksdb_block_cache_mb: int = 16
     rocksdb_write_buffer_mb: int = 8
     security: KafkaSecurity = field(default_factory=KafkaSecurity)

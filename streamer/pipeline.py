@@ -317,7 +317,7 @@ class Pipeline:
         rule_input = RuleInput(summary, window, state.ops, full, self.settings, now_s)
         alerts = [alert for rule in ALERT_RULES for alert in rule(rule_input)]
         alerts += follow_ups(state.open_conditions, alerts, summary, full, now_s)
-        state.ops.update(summary, full)
+        state.ops.update(summary, full, frozenset(alert["kind"] for alert in alerts))
         for alert in alerts:
             self._emit(state, alert, effects)
 

@@ -17,7 +17,8 @@ problem                       window count (of the rows without ``error``)     r
 
 :func:`quality_problems` flags a (feature, problem) when the window's count is more than chance at the
 reference rate (one-sided binomial test at ``alpha / number of features``, Bonferroni, as drift does)
-*and* the rate has risen by at least ``min_effect`` (default 5 points). So a feature that was 10%
+*and* the rate has risen by at least ``min_effect`` (default 5 points) *and* at least ``MIN_COUNT`` (5)
+rows have the problem. So a feature that was 10%
 missing in the reference does not alert at 10% missing, and does at 22% from a few dozen rows on.
 
 >>> section = {"age": {"missing": {"count": 22, "rows": 100, "observed": 0.22, "reference": 0.10}},
@@ -38,14 +39,18 @@ from streamer.stats.counts import binomial_excess_pvalue, smoothed_rate
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.columns import Sketch
 
+#: Fewer rows than this with a problem never alert, whatever the rates.
+MIN_COUNT = 5
 PROBLEMS = ("missing", "out_of_range", "unseen_category", "type_mismatch", "non_finite", "missing_feature",
             "unexpected_feature")
 
 
-def _entry(count: int, rows: int, reference_count: int, reference_rows: int) -> dict[str, Any]:
+def _entry(count: int, rows: int, reference_count: int, reference_rows: int, floor: float = 0.0) -> dict[str, Any]:
+    """Counts and rates; ``reference`` is smoothed (never 0: a reference of n rows cannot tell a rate
+    below about 1/n) and at least ``floor``."""
+    reference = max(smoothed_rate(reference_count, reference_rows), floor) if reference_rows else floor
     return {"count": int(count), "rows": int(rows), "observed": count / rows if rows else 0.0,
-            "reference": smoothed_rate(reference_count, reference_rows) if reference_count else 0.0,
-            "reference_count": int(reference_count), "reference_rows": int(reference_rows)}
+            "reference": reference, "reference_count": int(reference_count), "reference_rows": int(reference_rows)}
 
 
 def _feature_problems(win: Sketch | None, ref: Sketch, rows: int, reference_rows: int,
@@ -63,7 +68,9 @@ def _feature_problems(win: Sketch | None, ref: Sketch, rows: int, reference_rows
         if (win.counts is not None and ref.counts is not None and ref.edges is not None
                 and win.edges is not None and np.array_equal(win.edges, ref.edges)):
             outside = int(win.counts[0] + win.counts[-1])
-            problems["out_of_range"] = _entry(outside, win.count, int(ref.counts[0] + ref.counts[-1]), ref.count)
+            # A new value falls outside the min..max of n reference values with probability 2/(n+1).
+            problems["out_of_range"] = _entry(outside, win.count, int(ref.counts[0] + ref.counts[-1]), ref.count,
+                                              floor=2.0 / (ref.count + 1))
     elif isinstance(win, CategoricalSketch) and isinstance(ref, CategoricalSketch):
         seen = sum(n for category, n in win.counts.items() if category in ref.counts)
         problems["unseen_category"] = _entry(win.count - seen, win.count, ref.other, ref.count)
@@ -82,6 +89,8 @@ def quality_section(window: WindowAccumulator, features: dict[str, Sketch], refe
         problems = _feature_problems(window.features.get(name), ref, rows, reference_rows,
                                      window.type_mismatches.get(name, 0), window.non_finite.get(name, 0))
         # Only problems seen in the window or the reference: the summary stays small.
+        # Only problems seen in the window or the reference, to keep the summary small; every
+        # feature stays, since the test's Bonferroni correction counts them all.
         section[name] = {p: f for p, f in problems.items() if f["count"] or f["reference_count"]}
     for name, sketch in window.features.items():
         if name not in features:
@@ -98,7 +107,7 @@ def quality_problems(section: dict[str, Any], alpha: float = 1e-3,
     flagged = []
     for feature, problems in section.items():
         for problem, figures in problems.items():
-            if figures["observed"] - figures["reference"] < min_effect:
+            if figures["count"] < MIN_COUNT or figures["observed"] - figures["reference"] < min_effect:
                 continue
             pvalue = binomial_excess_pvalue(figures["count"], figures["rows"], max(figures["reference"], 1e-6))
             if pvalue < per_feature_alpha:

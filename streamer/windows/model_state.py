@@ -120,7 +120,7 @@ class ModelState:
             "windows": list(self.open_windows), "baseline_windows": self.baseline_windows,
             "has_baseline": self.baseline is not None, "status": self.last_status,
             "last_window_end": self.last_window_end_s,
-            "ops": self.ops.to_list(), "open_conditions": self.open_conditions, "missing_alert": self.missing_alert_id,
+            "ops": self.ops.to_dict(), "open_conditions": self.open_conditions, "missing_alert": self.missing_alert_id,
         }
         blobs = [w.to_bytes() for w in self.open_windows.values()]
         blobs.append(self.baseline.to_bytes() if self.baseline is not None else b"")
@@ -143,7 +143,7 @@ class ModelState:
             state.baseline = WindowAccumulator.from_bytes(blobs[n_windows])
         state.baseline_profile_json = blobs[n_windows + 1] or None
         state.last_status, state.last_window_end_s = header["status"], header["last_window_end"]
-        state.ops = OpsHistory.from_list(header.get("ops"))
+        state.ops = OpsHistory.from_dict(header.get("ops"))
         state.open_conditions = header.get("open_conditions") or {}
         state.missing_alert_id = header.get("missing_alert")
         return state

@@ -156,3 +156,20 @@ def test_data_missing_is_not_raised_again_after_a_restart():
     restarted = Harness(registry(), clock_s=h.now + 100, store=h.store)
     restarted.process([restarted.tick()])
     assert len([a for a in h.alerts() + restarted.alerts() if a["kind"] == "data_missing"]) == 1
+
+
+def test_a_lasting_slowdown_keeps_alerting_instead_of_becoming_the_baseline():
+    h = Harness(registry())
+    for index in range(6):
+        steady_window(h, index)
+    for index in range(6, 30):
+        steady_window(h, index, latency_scale=10.0)
+    p99 = [a for a in h.alerts() if a["kind"] == "latency_high" and a["subject"] == "p99"]
+    assert len(p99) == 23  # every closed slow window (the last one is still open)
+    assert not [a for a in h.alerts() if a["kind"] == "resolved"]
+
+
+def test_few_rows_outside_a_small_reference_range_do_not_alarm():
+    from streamer.stats.quality import quality_problems
+    section = {"dwell_s": {"out_of_range": {"count": 3, "rows": 39, "observed": 3 / 39, "reference": 2 / 41}}}
+    assert quality_problems(section) == []
