@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,6 +108,20 @@ class PipelineCounters:
     models_refused: int = 0  # messages of new models past STREAMER_MAX_MODELS (also dead letters)
     features_dropped: int = 0  # new feature names past a window's limit, in closed windows
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # bounded labels: dead_letter_reason()
+
+
+#: The model status an open alert of each kind implies at least (drift kinds set it through the summary).
+STATUS_OF_ALERT = {"latency_high": "critical", "error_rate_high": "critical", "throughput_anomaly": "warning",
+                   "data_quality": "warning"}
+_STATUS_ORDER = ("ok", "warning", "critical")
+
+
+def worst_status(status: str, alert_kinds: Iterable[str]) -> str:
+    """``status`` raised to what the alert kinds imply; ``baseline`` and ``no_data`` stay."""
+    if status not in _STATUS_ORDER:
+        return status
+    implied = [STATUS_OF_ALERT[k] for k in alert_kinds if k in STATUS_OF_ALERT]
+    return max([status, *implied], key=_STATUS_ORDER.index)
 
 
 def state_key(model: str, version: str) -> bytes:
@@ -309,15 +323,17 @@ class Pipeline:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
         full = closed_by == "watermark" and state.last_window_end_s == window.start_s
+        rule_input = RuleInput(summary, window, state.ops, full, self.settings, now_s)
+        alerts = [alert for rule in ALERT_RULES for alert in rule(rule_input)]
+        alerts += follow_ups(state.open_conditions, alerts, summary, full, now_s)
+        state.ops.update(summary, full, frozenset(alert["kind"] for alert in alerts))
+        summary["alerts"] = [{"kind": a["kind"], "subject": a["subject"], "id": a["id"]} for a in alerts]
+        summary["status"] = worst_status(summary["status"], (a["kind"] for a in alerts))
         state.last_status = summary["status"]
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
         self.counters.features_dropped += window.dropped_features
         effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
-        rule_input = RuleInput(summary, window, state.ops, full, self.settings, now_s)
-        alerts = [alert for rule in ALERT_RULES for alert in rule(rule_input)]
-        alerts += follow_ups(state.open_conditions, alerts, summary, full, now_s)
-        state.ops.update(summary, full, frozenset(alert["kind"] for alert in alerts))
         for alert in alerts:
             self._emit(state, alert, effects)
 
@@ -387,6 +403,12 @@ class Pipeline:
             status = "baseline"
         elif status == "baseline":
             status = "ok"  # the baseline is complete; the next window closes with a real status
+        status = worst_status(status, (c["kind"] for c in state.open_conditions.values()))
+        if state.missing_alert_id is not None:
+            status = "no_data"
+        open_alerts = [{"kind": c["kind"], "subject": c["subject"], "id": c["id"]} for c in state.open_conditions.values()]
+        if state.missing_alert_id is not None:
+            open_alerts.append({"kind": "data_missing", "subject": None, "id": state.missing_alert_id})
         return {
             "model": state.model, "version": state.version, "status": status,
             "events_total": state.events_total, "late_events": state.late_events,
@@ -394,4 +416,5 @@ class Pipeline:
             "last_event_at": format_timestamp(state.watermark_s) if math.isfinite(state.watermark_s) else None,
             "reference": source, "baseline_windows": state.baseline_windows,
             "open_windows": open_windows, "updated_at": format_timestamp(now_s), "updated_at_s": now_s,
+            "open_alerts": open_alerts,
         }

@@ -23,7 +23,7 @@ from streamer.web.dashboard import DASHBOARD_HTML
 
 log = logging.getLogger(__name__)
 MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
-                "reference", "updated_at")
+                "reference", "updated_at", "open_alerts")
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

@@ -173,3 +173,20 @@ def test_few_rows_outside_a_small_reference_range_do_not_alarm():
     from streamer.stats.quality import quality_problems
     section = {"dwell_s": {"out_of_range": {"count": 3, "rows": 39, "observed": 3 / 39, "reference": 2 / 41}}}
     assert quality_problems(section) == []
+
+
+def test_open_alerts_show_in_the_model_status_until_resolved():
+    h = Harness(registry())
+    for index in range(6):
+        steady_window(h, index)
+    steady_window(h, 6, latency_scale=10.0)
+    steady_window(h, 7)  # closes the slow window
+    slow = h.statuses()[-1]
+    assert slow["status"] == "critical" and {a["kind"] for a in slow["open_alerts"]} == {"latency_high"}
+    closed = [w for w in h.windows() if w["alerts"]]
+    assert closed[0]["status"] == "critical" and closed[0]["alerts"][0]["kind"] == "latency_high"
+    steady_window(h, 8)  # closes the steady window 7: resolved
+    assert h.statuses()[-1]["open_alerts"] == [] and h.statuses()[-1]["status"] == "ok"
+    h.now += 400
+    h.process([h.tick()])
+    assert h.statuses()[-1]["status"] == "no_data"
