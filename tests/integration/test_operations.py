@@ -8,7 +8,7 @@ One deployment (one worker start-up) carries:
 - ``dropping``: 20 events instead of 200 in window 7: ``throughput_anomaly`` (``drop``), then ``resolved``;
 - ``sloppy``: feature ``x`` 45% missing in window 7 (10% in the reference): ``data_quality``;
 - ``silent``: four windows, then nothing: ``data_missing`` once, ``resolved`` when it sends again;
-- hostile messages and a cardinality attack mixed in: every bad message in dead-letters with its
+- 10,000 hostile messages and a cardinality attack mixed in: every bad message in dead-letters with its
   reason, counted by reason in /metrics; the models past the limit refused; the worker's memory stays bounded.
 
 Windows are replayed in event time (10 s windows of old data), so they close by the watermark as
@@ -73,6 +73,8 @@ HOSTILE: list[bytes] = [
     b'{"model": "hostile", "latency_ms": -5, "prediction": 1}', b'{"model": "hostile", "rows": []}',
     b'{"model": "hostile", "features": ' + b"[" * 3000 + b"]" * 3000 + b"}",
     json.dumps({"model": "hostile", "features": {f"f{i}": i for i in range(1500)}}).encode(),
+    b'{"model": "hostile", "prediction": NaN}', b'{"model": "hostile", "timestamp": 9999999999, "prediction": 1}',
+    b'{"model": "hostile", "features": {"\\ud800": 1}}', b'{"model": "hostile", "prediction_proba": 1.5, "prediction": 1}',
 ]
 
 
@@ -100,7 +102,7 @@ def run(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
                 continue
             incident = INCIDENTS.get(model, {}) if window == INCIDENT else {}
             replay += [(model.encode(), json.dumps(e).encode()) for e in events(rng, model, window, **incident)]
-    hostile = [HOSTILE[i % len(HOSTILE)] for i in range(3000)]
+    hostile = [HOSTILE[i % len(HOSTILE)] for i in range(10_000)]
     mixed = replay[: len(replay) // 2] + [(b"hostile", h) for h in hostile] + replay[len(replay) // 2 :]
     dep.produce("STREAMER_TOPIC_PREDICTIONS", mixed)
 
