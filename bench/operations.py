@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from streamer.alerts.compose import ALERT_RULES
 from streamer.alerts.rules import RuleInput
 from streamer.config import Settings
-from streamer.pipeline import ALERT_RULES
 from streamer.reference.profile import ReferenceProfile
 from streamer.sketches.ddsketch import DDSketch
 from streamer.stats.history import OpsHistory

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
-from streamer.alerts.drift import drift_alerts
-from streamer.alerts.errors import error_rate_alerts
-from streamer.alerts.latency import latency_alerts
+from streamer.alerts.compose import open_alerts, window_alerts, worst_status
 from streamer.alerts.missing import data_returned, missing_alert
-from streamer.alerts.quality import quality_alerts
-from streamer.alerts.resolved import follow_ups
-from streamer.alerts.rules import Alert, Rule, RuleInput
-from streamer.alerts.throughput import throughput_alerts
+from streamer.alerts.rules import Alert
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
 from streamer.events.dead_letters import dead_letter, dead_letter_reason
@@ -52,13 +47,6 @@ OPEN_WINDOW_REFRESH_SECONDS = 5.0
 OPEN_WINDOW_REFRESHES_PER_SECOND = 20
 TABLE_MODELS = "model_state"
 
-
-def _drift_rule(rule: RuleInput) -> list[Alert]:
-    return drift_alerts(rule.summary, rule.created_at_s)
-
-
-#: The rules run at every window close, in this order (each one module in streamer/alerts/).
-ALERT_RULES: tuple[Rule, ...] = (_drift_rule, latency_alerts, error_rate_alerts, throughput_alerts, quality_alerts)
 TABLE_INDEX = "partition_models"
 
 
@@ -108,20 +96,6 @@ class PipelineCounters:
     models_refused: int = 0  # messages of new models past STREAMER_MAX_MODELS (also dead letters)
     features_dropped: int = 0  # new feature names past a window's limit, in closed windows
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # bounded labels: dead_letter_reason()
-
-
-#: The model status an open alert of each kind implies at least (drift kinds set it through the summary).
-STATUS_OF_ALERT = {"latency_high": "critical", "error_rate_high": "critical", "throughput_anomaly": "warning",
-                   "data_quality": "warning"}
-_STATUS_ORDER = ("ok", "warning", "critical")
-
-
-def worst_status(status: str, alert_kinds: Iterable[str]) -> str:
-    """``status`` raised to what the alert kinds imply; ``baseline`` and ``no_data`` stay."""
-    if status not in _STATUS_ORDER:
-        return status
-    implied = [STATUS_OF_ALERT[k] for k in alert_kinds if k in STATUS_OF_ALERT]
-    return max([status, *implied], key=_STATUS_ORDER.index)
 
 
 def state_key(model: str, version: str) -> bytes:
@@ -323,12 +297,7 @@ class Pipeline:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
         full = closed_by == "watermark" and state.last_window_end_s == window.start_s
-        rule_input = RuleInput(summary, window, state.ops, full, self.settings, now_s)
-        alerts = [alert for rule in ALERT_RULES for alert in rule(rule_input)]
-        alerts += follow_ups(state.open_conditions, alerts, summary, full, now_s)
-        state.ops.update(summary, full, frozenset(alert["kind"] for alert in alerts))
-        summary["alerts"] = [{"kind": a["kind"], "subject": a["subject"], "id": a["id"]} for a in alerts]
-        summary["status"] = worst_status(summary["status"], (a["kind"] for a in alerts))
+        alerts = window_alerts(state, summary, window, full=full, settings=self.settings, now_s=now_s)
         state.last_status = summary["status"]
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
@@ -406,9 +375,6 @@ class Pipeline:
         status = worst_status(status, (c["kind"] for c in state.open_conditions.values()))
         if state.missing_alert_id is not None:
             status = "no_data"
-        open_alerts = [{"kind": c["kind"], "subject": c["subject"], "id": c["id"]} for c in state.open_conditions.values()]
-        if state.missing_alert_id is not None:
-            open_alerts.append({"kind": "data_missing", "subject": None, "id": state.missing_alert_id})
         return {
             "model": state.model, "version": state.version, "status": status,
             "events_total": state.events_total, "late_events": state.late_events,
@@ -416,5 +382,5 @@ class Pipeline:
             "last_event_at": format_timestamp(state.watermark_s) if math.isfinite(state.watermark_s) else None,
             "reference": source, "baseline_windows": state.baseline_windows,
             "open_windows": open_windows, "updated_at": format_timestamp(now_s), "updated_at_s": now_s,
-            "open_alerts": open_alerts,
+            "open_alerts": open_alerts(state),
         }

@@ -1,7 +1,7 @@
 """What every alert rule reads when a window closes, and the shape of a rule.
 
 A rule is a plain function ``rule(RuleInput) -> list[alert]``; the pipeline runs a tuple of them at
-each window close (``streamer.pipeline.ALERT_RULES``). Rules are pure: the window, its summary, the
+each window close (``streamer.alerts.compose.ALERT_RULES``). Rules are pure: the window, its summary, the
 model's operational history *before* this window, and the settings in; alerts out.
 """
 
