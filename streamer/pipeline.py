@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
 from streamer.alerts.compose import open_alerts, window_alerts, worst_status
-from streamer.alerts.missing import data_returned, missing_alert
+from streamer.alerts.missing import check_return, check_silence
 from streamer.alerts.rules import Alert
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
@@ -28,7 +28,7 @@ from streamer.kafka.topics import partition_for_key
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
-from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, WindowRules
+from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 from streamer.windows.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ STATUS_HEARTBEAT_SECONDS = 60.0
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
 OPEN_WINDOW_REFRESHES_PER_SECOND = 20
 TABLE_MODELS = "model_state"
-
 TABLE_INDEX = "partition_models"
 
 
@@ -84,6 +83,17 @@ class Effects:
 
 
 @dataclass
+class Plan:
+    """A decoded micro-batch: prediction records grouped by (partition, model state key), and ticks."""
+
+    batch: list[Inbound]
+    now_s: float
+    effects: Effects
+    groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = field(default_factory=dict)
+    ticks: dict[int, Inbound] = field(default_factory=dict)
+
+
+@dataclass
 class PipelineCounters:
     messages: int = 0
     rows_accepted: int = 0
@@ -93,6 +103,7 @@ class PipelineCounters:
     forwarded: int = 0
     windows_closed: int = 0
     alerts: int = 0
+    log_resets: int = 0
     models_refused: int = 0  # messages of new models past STREAMER_MAX_MODELS (also dead letters)
     features_dropped: int = 0  # new feature names past a window's limit, in closed windows
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # bounded labels: dead_letter_reason()
@@ -121,6 +132,8 @@ class Pipeline:
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
         self._refresh_budget_s = -math.inf
+        self._position_checked: set[bytes] = set()  # states whose log position was confirmed since assignment
+        self._replaced_partitions: set[int] = set()
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -131,6 +144,8 @@ class Pipeline:
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
+        self._position_checked.clear()
+        self._replaced_partitions.clear()
         self._states.clear()
         self._indexes.clear()
         self._open_summaries.clear()
@@ -155,39 +170,116 @@ class Pipeline:
     # -- the batch -----------------------------------------------------------------------------
 
     def process(self, batch: list[Inbound]) -> Effects:
-        now_s = self.clock()
-        effects = Effects()
-        groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = {}
-        ticks: dict[int, Inbound] = {}
+        """The whole micro-batch, when no record has to be looked up in the log (see :meth:`settle`)."""
+        plan = self.plan(batch)
+        self.settle(plan, {})
+        return self.apply(plan)
+
+    def plan(self, batch: list[Inbound]) -> Plan:
+        """Decode the batch and group its rows by model; bad records become dead letters."""
+        plan = Plan(batch, self.clock(), Effects())
         arriving: dict[int, int] = {}  # new models admitted in this batch, per partition
         for record in batch:
             if record.topic == self.settings.topic_ticks:
-                ticks[record.partition] = record
+                plan.ticks[record.partition] = record
                 continue
             self.counters.messages += 1
-            rows = self._decode(record, now_s, effects)
+            rows = self._decode(record, plan.now_s, plan.effects)
             if rows is None:
                 continue
             key = state_key(rows.model, rows.version)
             if partition_for_key(rows.model.encode(), self.settings.partitions) != record.partition:
                 # Not keyed by model: send it on to the partition that owns the model's state.
-                effects.messages.append(Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
+                plan.effects.messages.append(
+                    Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
                 self.counters.forwarded += 1
                 continue
-            if key not in self._states and not self._room_for(record.partition, key, groups, arriving):
+            if key not in self._states and not self._room_for(record.partition, key, plan.groups, arriving):
                 self.counters.models_refused += 1
                 self._reject(record, f"too many models: this worker keeps at most {self.settings.max_models}",
-                             now_s, effects)
+                             plan.now_s, plan.effects)
                 continue
-            groups.setdefault((record.partition, key), []).append((record, rows))
-        for (partition, key), items in groups.items():
+            plan.groups.setdefault((record.partition, key), []).append((record, rows))
+        return plan
+
+    def _room_for(self, partition: int, key: bytes, groups: dict[tuple[int, bytes], Any],
+                  arriving: dict[int, int]) -> bool:
+        """Whether a model may have state here: each partition holds its share of STREAMER_MAX_MODELS."""
+        index = self._index(partition)
+        if (partition, key) in groups or key in index:
+            return True
+        admitted = len(index) + arriving.get(partition, 0) < max(1, -(-self.settings.max_models // self.settings.partitions))
+        arriving[partition] = arriving.get(partition, 0) + admitted
+        return admitted
+
+    # -- redelivery or a replaced log? ---------------------------------------------------------
+
+    def _doubts(self, plan: Plan) -> list[tuple[bytes, int, int, RecordMark | None]]:
+        """States that would skip records of this batch as applied, not yet confirmed since assignment.
+
+        Each is ``(key, partition, offset, mark)``: the last record the state applied in that partition.
+        """
+        doubts = []
+        for (partition, key), items in plan.groups.items():
+            if key in self._position_checked:
+                continue
+            position = self._state(key, items[0][1].model, items[0][1].version).position(partition)
+            if position is None or items[0][0].offset > position[0]:
+                self._position_checked.add(key)  # nothing would be skipped: new records only
+            else:
+                doubts.append((key, partition, *position))
+        return doubts
+
+    def lookups(self, plan: Plan) -> list[tuple[int, int]]:
+        """(partition, offset) of the records :meth:`settle` needs from the log: not in the batch itself."""
+        in_batch = {(r.partition, r.offset) for r in plan.batch}
+        return sorted({(p, o) for _, p, o, _ in self._doubts(plan) if (p, o) not in in_batch})
+
+    def settle(self, plan: Plan, found: Mapping[tuple[int, int], RecordMark | None]) -> None:
+        """Confirm or re-base each state whose stored offsets cover records of this batch.
+
+        A state remembers the mark of the last record it applied. If that record is still at its
+        offset (in this batch, or in ``found``: records looked up in the log, None where the log has
+        none), the batch is a redelivery and the state skips what it applied. If the log holds no
+        such record, or another one, the log was replaced (a new broker or cluster, a recreated
+        topic) and its offsets started again: the state forgets its position in that partition and
+        counts every record. A doubt that could not be looked up counts as a redelivery.
+        """
+        in_batch = {(r.partition, r.offset): r for r in plan.batch}
+        for key, partition, offset, mark in self._doubts(plan):
+            self._position_checked.add(key)
+            record = in_batch.get((partition, offset))
+            if record is not None:
+                current: RecordMark | None = RecordMark.of(record.value, record.timestamp_s)
+            elif (partition, offset) in found:
+                current = found[(partition, offset)]
+            else:
+                continue
+            if current is not None and (mark is None or current == mark):
+                continue
+            self._states[key].rebase(partition)
+            if partition not in self._replaced_partitions:
+                self._replaced_partitions.add(partition)
+                self.counters.log_resets += 1
+                log.warning("partition %d of %s is a new log (its offsets started again: new broker, cluster or "
+                            "topic); models on it forget their old offsets and count every new record",
+                            partition, self.settings.topic_predictions)
+
+    # -- applying the batch --------------------------------------------------------------------
+
+    def apply(self, plan: Plan) -> Effects:
+        """Fold the planned rows into their models' windows and close what is due."""
+        now_s, effects = plan.now_s, plan.effects
+        for (partition, key), items in plan.groups.items():
             self._apply(partition, key, items, now_s, effects)
-        for partition, tick in ticks.items():
+        for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
                 state = self._state(key, model, version)
-                raised = self._check_missing(state, now_s, effects)
-                self._close_due(partition, key, state, tick, now_s, effects, write=raised)
+                silence = check_silence(state, now_s, self.settings.missing_after_seconds)
+                if silence is not None:
+                    self._emit(state, silence, effects)
+                self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
         return effects
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
@@ -213,17 +305,6 @@ class Pipeline:
         effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
             reason, record.topic, record.partition, record.offset, record.value, now_s)))
 
-    def _room_for(self, partition: int, key: bytes, batch: dict[tuple[int, bytes], Any],
-                  arriving: dict[int, int]) -> bool:
-        """Whether a model may have state here: each partition holds its share of STREAMER_MAX_MODELS."""
-        index = self._index(partition)
-        if (partition, key) in batch or key in index:
-            return True
-        if len(index) + arriving.get(partition, 0) >= max(1, -(-self.settings.max_models // self.settings.partitions)):
-            return False
-        arriving[partition] = arriving.get(partition, 0) + 1
-        return True
-
     def _feature_names(self, model: str, version: str) -> list[str] | None:
         profile = self.registry.lookup(model, version)
         return list(profile.features) if profile else None
@@ -242,12 +323,11 @@ class Pipeline:
                 self.counters.rows_duplicate += len(rows)
                 continue
             fresh.extend(rows)
-            state.mark_applied(partition, record.offset)
-        if len(fresh) and state.missing_alert_id is not None:
-            self._emit(state, data_returned(state.model, state.version, state.missing_alert_id,
-                                            last_seen_s=state.last_seen_wall_s, now_s=now_s), effects)
-            state.missing_alert_id = None
+            state.mark_applied(partition, record.offset, RecordMark.of(record.value, record.timestamp_s))
         if len(fresh):
+            returned = check_return(state, now_s)
+            if returned is not None:
+                self._emit(state, returned, effects)
             reference = self.registry.lookup(fresh.model, fresh.version) or self._baseline(state)
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
@@ -310,18 +390,6 @@ class Pipeline:
         self.counters.alerts += 1
         effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
 
-    def _check_missing(self, state: ModelState, now_s: float, effects: Effects) -> bool:
-        """Raise data_missing once per silence (ticks come only for the partitions this replica owns)."""
-        if state.missing_alert_id is not None:
-            return False
-        alert = missing_alert(state.model, state.version, last_seen_s=state.last_seen_wall_s, now_s=now_s,
-                              missing_after_s=self.settings.missing_after_seconds)
-        if alert is None:
-            return False
-        state.missing_alert_id = alert["id"]
-        self._emit(state, alert, effects)
-        return True
-
     def _collect_baseline(self, state: ModelState, window: WindowAccumulator, now_s: float) -> None:
         if state.baseline is None:
             state.baseline = WindowAccumulator.from_bytes(window.to_bytes())
@@ -372,9 +440,7 @@ class Pipeline:
             status = "baseline"
         elif status == "baseline":
             status = "ok"  # the baseline is complete; the next window closes with a real status
-        status = worst_status(status, (c["kind"] for c in state.open_conditions.values()))
-        if state.missing_alert_id is not None:
-            status = "no_data"
+        status = "no_data" if state.missing_alert_id else worst_status(status, (a["kind"] for a in open_alerts(state)))
         return {
             "model": state.model, "version": state.version, "status": status,
             "events_total": state.events_total, "late_events": state.late_events,

@@ -20,6 +20,7 @@ from typing import Any
 from streamer.alerts.alert import make_alert
 from streamer.alerts.resolved import resolved_alert
 from streamer.events.timestamps import format_timestamp
+from streamer.windows.model_state import ModelState
 
 
 def missing_alert(model: str, version: str, *, last_seen_s: float, now_s: float,
@@ -34,6 +35,27 @@ def missing_alert(model: str, version: str, *, last_seen_s: float, now_s: float,
         window_end=format_timestamp(now_s), value=silent_for_s, threshold=missing_after_s,
         message=f"no events for {silent_for_s:.0f} s (since {last_event_at})",
         details={"last_event_at": last_event_at, "silent_for_s": silent_for_s}, created_at_s=now_s)
+
+
+def check_silence(state: ModelState, now_s: float, missing_after_s: float) -> dict[str, Any] | None:
+    """The model's data_missing alert if it is due and not yet raised for this silence (remembered in the state)."""
+    if state.missing_alert_id is not None:
+        return None
+    alert = missing_alert(state.model, state.version, last_seen_s=state.last_seen_wall_s, now_s=now_s,
+                          missing_after_s=missing_after_s)
+    if alert is not None:
+        state.missing_alert_id = alert["id"]
+    return alert
+
+
+def check_return(state: ModelState, now_s: float) -> dict[str, Any] | None:
+    """The ``resolved`` alert when data arrives for a model whose silence raised data_missing."""
+    if state.missing_alert_id is None:
+        return None
+    alert = data_returned(state.model, state.version, state.missing_alert_id, last_seen_s=state.last_seen_wall_s,
+                          now_s=now_s)
+    state.missing_alert_id = None
+    return alert
 
 
 def data_returned(model: str, version: str, missing_id: str, *, last_seen_s: float, now_s: float) -> dict[str, Any]:

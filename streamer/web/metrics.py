@@ -17,6 +17,7 @@ _HELP = {
     "forwarded": "messages re-keyed to their model's partition",
     "windows_closed": "windows closed by this replica",
     "alerts": "alerts emitted by this replica",
+    "log_resets": "partitions found to be a new log (offsets started again), whose models were re-based",
     "models_refused": "messages of new models refused past STREAMER_MAX_MODELS (sent to dead-letters)",
     "features_dropped": "new feature names dropped past STREAMER_MAX_FEATURES per window",
 }
