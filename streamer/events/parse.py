@@ -134,6 +134,8 @@ def parse_label_message(payload: bytes, record_timestamp_s: float, *,
         raise InvalidEventError("label is missing" if "label" not in message else "label is null")
     if type(label) not in _SCALARS:
         raise InvalidEventError(f"label must be a number, string or boolean, got {_kind(label)}")
+    if type(label) is float and not math.isfinite(label):
+        raise InvalidEventError(f"label must be a finite number, got {label}")
     value = message.get("timestamp")
     timestamp_s = float(record_timestamp_s) if value is None else _timestamp(value, "timestamp")
     return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=timestamp_s)

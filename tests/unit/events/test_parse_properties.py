@@ -73,6 +73,11 @@ def test_any_json_object_parses_or_becomes_a_dead_letter(message: dict[str, Any]
     except (TypeError, orjson.JSONEncodeError):
         return  # not encodable (huge integers): nothing a producer can send
     parse_or_reject(payload)
+    try:
+        label = parse_label_message(payload, 0.0)
+    except InvalidEventError:
+        return
+    assert label.request_id and label.label is not None and math.isfinite(label.timestamp_s)
 
 
 @SETTINGS
@@ -91,3 +96,13 @@ def test_deep_nesting_is_a_dead_letter():
     for depth in (100, 5000, 100_000):
         parse_or_reject(b'{"model": "m", "features": ' + b"[" * depth + b"]" * depth + b"}")
         parse_or_reject(b'{"model": "m", "e": 1, "features": ' + b"[" * depth + b"}")
+
+
+def test_a_non_finite_label_is_a_dead_letter():
+    for payload in (b'{"model": "m", "request_id": "r", "label": NaN}', b'{"model": "m", "request_id": "r", "label": -Infinity}'):
+        try:
+            parse_label_message(payload, 0.0)
+        except InvalidEventError as exc:
+            assert "finite" in str(exc)
+        else:
+            raise AssertionError("accepted a non-finite label")
