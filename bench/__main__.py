@@ -1,7 +1,7 @@
 """Run every benchmark: ``python -m bench`` prints one report and writes it as JSON.
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
-compared; ``--only detection``, ``--only throughput`` or ``--only faust-settings`` runs one part.
+compared; ``--only detection``, ``--only operations``, ``--only throughput`` or ``--only faust-settings`` runs one part.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 import platform
 import time
 
-from bench import detection, faust_settings, replicas, throughput
+from bench import detection, faust_settings, operations, replicas, throughput
 
-PARTS = {"throughput": throughput.run, "detection": detection.run, "faust-settings": faust_settings.run,
-         "replicas": replicas.run}
+PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
+         "faust-settings": faust_settings.run, "replicas": replicas.run}
 
 
 def main() -> None:

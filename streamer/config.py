@@ -103,6 +103,18 @@ class Settings:
     # Faust consumer tuning (see README "Performance"): records per fetch and per-stream prefetch.
     max_poll_records: int = 2000
     stream_buffer_maxsize: int = 8192
+    # Operational and data-quality alerts (README "Operational rules"). A threshold of 0 compares with
+    # the model's own recent windows instead; ops_alpha is each count test's false-alarm probability.
+    latency_p50_threshold_ms: float = 0.0
+    latency_p95_threshold_ms: float = 0.0
+    latency_p99_threshold_ms: float = 0.0
+    latency_min_ratio: float = 2.0
+    error_rate_threshold: float = 0.0
+    ops_alpha: float = 0.001
+    ops_min_history_windows: int = 3
+    quality_min_effect: float = 0.05
+    max_models: int = 10000  # models per worker with state; rows of further models become dead letters
+    max_features: int = 500  # features per event (more: a dead letter) and per window (more: dropped, counted)
     rocksdb_block_cache_mb: int = 16
     rocksdb_write_buffer_mb: int = 8
     # Group membership (README "Replicas"): a stable id per replica (the pod name) makes it a static

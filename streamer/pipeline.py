@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
-from streamer.alerts.drift import drift_alerts
+from streamer.alerts.compose import open_alerts, window_alerts, worst_status
+from streamer.alerts.missing import check_return, check_silence
+from streamer.alerts.rules import Alert
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
-from streamer.events.dead_letters import dead_letter
+from streamer.events.dead_letters import dead_letter, dead_letter_reason
 from streamer.events.parse import parse_prediction_message
 from streamer.events.rows import PredictionRows
 from streamer.events.timestamps import format_timestamp
@@ -102,6 +104,9 @@ class PipelineCounters:
     windows_closed: int = 0
     alerts: int = 0
     log_resets: int = 0
+    models_refused: int = 0  # messages of new models past STREAMER_MAX_MODELS (also dead letters)
+    features_dropped: int = 0  # new feature names past a window's limit, in closed windows
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # bounded labels: dead_letter_reason()
 
 
 def state_key(model: str, version: str) -> bytes:
@@ -118,7 +123,7 @@ class Pipeline:
         self.load = load  # load(table, key) -> stored bytes or None
         self.clock = clock
         self.rules = WindowRules(settings.window_seconds, settings.allowed_lateness_seconds,
-                                 settings.idle_close_seconds, settings.max_categories)
+                                 settings.idle_close_seconds, settings.max_categories, settings.max_features)
         self.counters = PipelineCounters()
         self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
@@ -129,6 +134,13 @@ class Pipeline:
         self._refresh_budget_s = -math.inf
         self._position_checked: set[bytes] = set()  # states whose log position was confirmed since assignment
         self._replaced_partitions: set[int] = set()
+
+    def worker_report(self) -> dict[str, Any]:
+        """Counters and cardinality limits of this replica, for the API."""
+        return {"counters": asdict(self.counters),
+                "limits": {"max_models": self.settings.max_models, "max_features": self.settings.max_features,
+                           "max_categories": self.settings.max_categories},
+                "models_with_state": sum(len(index) for index in self._indexes.values())}
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
@@ -166,6 +178,7 @@ class Pipeline:
     def plan(self, batch: list[Inbound]) -> Plan:
         """Decode the batch and group its rows by model; bad records become dead letters."""
         plan = Plan(batch, self.clock(), Effects())
+        arriving: dict[int, int] = {}  # new models admitted in this batch, per partition
         for record in batch:
             if record.topic == self.settings.topic_ticks:
                 plan.ticks[record.partition] = record
@@ -181,8 +194,23 @@ class Pipeline:
                     Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
                 self.counters.forwarded += 1
                 continue
+            if key not in self._states and not self._room_for(record.partition, key, plan.groups, arriving):
+                self.counters.models_refused += 1
+                self._reject(record, f"too many models: this worker keeps at most {self.settings.max_models}",
+                             plan.now_s, plan.effects)
+                continue
             plan.groups.setdefault((record.partition, key), []).append((record, rows))
         return plan
+
+    def _room_for(self, partition: int, key: bytes, groups: dict[tuple[int, bytes], Any],
+                  arriving: dict[int, int]) -> bool:
+        """Whether a model may have state here: each partition holds its share of STREAMER_MAX_MODELS."""
+        index = self._index(partition)
+        if (partition, key) in groups or key in index:
+            return True
+        admitted = len(index) + arriving.get(partition, 0) < max(1, -(-self.settings.max_models // self.settings.partitions))
+        arriving[partition] = arriving.get(partition, 0) + admitted
+        return admitted
 
     # -- redelivery or a replaced log? ---------------------------------------------------------
 
@@ -247,22 +275,35 @@ class Pipeline:
         for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
-                self._close_due(partition, key, self._state(key, model, version), tick, now_s, effects, write=False)
+                state = self._state(key, model, version)
+                silence = check_silence(state, now_s, self.settings.missing_after_seconds)
+                if silence is not None:
+                    self._emit(state, silence, effects)
+                self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
         return effects
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
         try:
             rows = parse_prediction_message(record.value, record.timestamp_s, max_bytes=self.settings.max_message_bytes,
                                             feature_names=self._feature_names)
+            widest = max(map(len, rows.features), default=0)
+            if widest > self.settings.max_features:
+                raise InvalidEventError(f"an event has {widest} features, more than the limit of "
+                                        f"{self.settings.max_features}")
             if len(rows) and max(rows.timestamps_s) > now_s + MAX_FUTURE_SECONDS:
                 raise InvalidEventError(f"timestamp {format_timestamp(max(rows.timestamps_s))} is more than a day "
                                         "ahead of the worker's clock")
             return rows
         except InvalidEventError as exc:
-            self.counters.dead_letters += 1
-            effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
-                str(exc), record.topic, record.partition, record.offset, record.value, now_s)))
+            self._reject(record, str(exc), now_s, effects)
             return None
+
+    def _reject(self, record: Inbound, reason: str, now_s: float, effects: Effects) -> None:
+        self.counters.dead_letters += 1
+        label = dead_letter_reason(reason)
+        self.counters.dead_letter_reasons[label] = self.counters.dead_letter_reasons.get(label, 0) + 1
+        effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
+            reason, record.topic, record.partition, record.offset, record.value, now_s)))
 
     def _feature_names(self, model: str, version: str) -> list[str] | None:
         profile = self.registry.lookup(model, version)
@@ -284,6 +325,9 @@ class Pipeline:
             fresh.extend(rows)
             state.mark_applied(partition, record.offset, RecordMark.of(record.value, record.timestamp_s))
         if len(fresh):
+            returned = check_return(state, now_s)
+            if returned is not None:
+                self._emit(state, returned, effects)
             reference = self.registry.lookup(fresh.model, fresh.version) or self._baseline(state)
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
@@ -332,13 +376,19 @@ class Pipeline:
         if reference is None and window.rows:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
+        full = closed_by == "watermark" and state.last_window_end_s == window.start_s
+        alerts = window_alerts(state, summary, window, full=full, settings=self.settings, now_s=now_s)
         state.last_status = summary["status"]
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
+        self.counters.features_dropped += window.dropped_features
         effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
-        for alert in drift_alerts(summary, now_s):
-            self.counters.alerts += 1
-            effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
+        for alert in alerts:
+            self._emit(state, alert, effects)
+
+    def _emit(self, state: ModelState, alert: Alert, effects: Effects) -> None:
+        self.counters.alerts += 1
+        effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
 
     def _collect_baseline(self, state: ModelState, window: WindowAccumulator, now_s: float) -> None:
         if state.baseline is None:
@@ -390,6 +440,7 @@ class Pipeline:
             status = "baseline"
         elif status == "baseline":
             status = "ok"  # the baseline is complete; the next window closes with a real status
+        status = "no_data" if state.missing_alert_id else worst_status(status, (a["kind"] for a in open_alerts(state)))
         return {
             "model": state.model, "version": state.version, "status": status,
             "events_total": state.events_total, "late_events": state.late_events,
@@ -397,4 +448,5 @@ class Pipeline:
             "last_event_at": format_timestamp(state.watermark_s) if math.isfinite(state.watermark_s) else None,
             "reference": source, "baseline_windows": state.baseline_windows,
             "open_windows": open_windows, "updated_at": format_timestamp(now_s), "updated_at_s": now_s,
+            "open_alerts": open_alerts(state),
         }

@@ -24,6 +24,7 @@ KINDS = (
     "data_drift_suspected", "data_drift_detected", "prediction_drift_detected",
     "concept_drift_suspected", "concept_drift_detected", "model_performance_degraded", "data_quality",
     "latency_high", "error_rate_high", "throughput_anomaly", "data_missing", "retrain_requested",
+    "resolved",
 )
 SEVERITIES = ("info", "warning", "critical")
 

@@ -3,9 +3,18 @@
 - ``churn``: stationary, with a registered reference: stays ``ok``.
 - ``fraud``: registered reference; after ``drift_after_s`` its ``amount`` grows and its ``country`` mix
   moves: data drift and prediction drift alerts.
-- ``pricing``: a regression model whose latency degrades after ``drift_after_s``.
-- ``recsys``: goes silent after ``silent_after_s``; its last window is closed by the idle timer.
+- ``pricing``: a regression model whose latency grows tenfold after ``incident_after_s``: ``latency_high``.
+- ``payments``: 30% of its requests fail for a minute after ``incident_after_s``: ``error_rate_high``.
+- ``search``: its volume drops to a tenth after ``incident_after_s``: ``throughput_anomaly`` (``drop``).
+- ``signup``: after ``incident_after_s`` its ``email_domain`` goes missing in 40% of events (5% in the
+  reference) and its ``age`` arrives as text: ``data_quality``.
+- ``recsys``: goes silent after ``silent_after_s``; its last window is closed by the idle timer, and
+  ``data_missing`` follows after ``STREAMER_MISSING_AFTER_SECONDS``.
 - ``ranker``: no reference; takes its first window as the baseline.
+
+The operational rules compare with each model's own recent windows, so their incidents start once
+there are a few (``incident_after_s``, default 270 s: four and a half 60 s windows); each is followed
+by a ``resolved`` alert once it clears.
 - malformed messages every few seconds, which land in dead letters.
 Label events follow ``fraud`` and ``churn`` predictions a little later.
 """
@@ -64,12 +73,36 @@ def pricing_rows(rng: np.random.Generator, n: int, slow: bool) -> list[dict[str,
              "latency_ms": round(float(rng.gamma(4, 20 if slow else 5)), 2)} for i in range(n)]
 
 
+def payments_rows(rng: np.random.Generator, n: int, failing: bool) -> list[dict[str, Any]]:
+    amount = rng.lognormal(4.0, 1.0, n)
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        if rng.random() < (0.3 if failing else 0.005):
+            rows.append({"error": "upstream refused the connection", "latency_ms": round(float(rng.gamma(2, 1)), 2)})
+            continue
+        rows.append({"features": {"amount": round(float(amount[i]), 2), "method": str(rng.choice(["card", "sepa"]))},
+                     "prediction": int(amount[i] > 150), "latency_ms": round(float(rng.gamma(3, 4)), 2)})
+    return rows
+
+
+def signup_rows(rng: np.random.Generator, n: int, broken: bool) -> list[dict[str, Any]]:
+    domains = np.array(["gmail.com", "outlook.com", "yahoo.com", "corp.example"])
+    rows = []
+    for _ in range(n):
+        domain = None if rng.random() < (0.4 if broken else 0.05) else str(rng.choice(domains))
+        age: Any = int(rng.integers(18, 80))
+        rows.append({"features": {"email_domain": domain, "age": str(age) if broken else age},
+                     "prediction": int(rng.random() < 0.1), "latency_ms": round(float(rng.gamma(2, 2)), 2)})
+    return rows
+
+
 def simple_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
     return [{"features": {"clicks": int(c), "dwell_s": round(float(d), 2)}, "prediction": int(c > 3)}
             for c, d in zip(rng.poisson(3, n), rng.exponential(30, n), strict=True)]
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    rows = [r for r in rows if "features" in r]
     features = {name: [r["features"].get(name) for r in rows] for name in rows[0]["features"]}
     outputs = {"prediction": [r["prediction"] for r in rows]}
     if "prediction_proba" in rows[0]:
@@ -79,13 +112,15 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict[str
 
 def reference_profiles(rng: np.random.Generator) -> list[ReferenceProfile]:
     sources = {"fraud": fraud_rows(rng, 5000, False), "churn": churn_rows(rng, 5000),
-               "pricing": pricing_rows(rng, 5000, False), "recsys": simple_rows(rng, 5000)}
+               "pricing": pricing_rows(rng, 5000, False), "recsys": simple_rows(rng, 5000),
+               "payments": payments_rows(rng, 5000, False), "signup": signup_rows(rng, 5000, False),
+               "search": simple_rows(rng, 5000)}
     return [ReferenceProfile.from_columns(model, None, *_columns(rows), source="streamer demo")
             for model, rows in sources.items()]
 
 
 async def run_demo(settings: Settings, rate: float, duration_s: float | None, drift_after_s: float = 30.0,
-                   silent_after_s: float = 90.0, seed: int = 7) -> int:
+                   silent_after_s: float = 90.0, seed: int = 7, incident_after_s: float = 270.0) -> int:
     rng = np.random.default_rng(seed)
     sent = 0
     async with producer_for(settings) as producer:
@@ -98,11 +133,18 @@ async def run_demo(settings: Settings, rate: float, duration_s: float | None, dr
             elapsed = time.monotonic() - started
             if duration_s is not None and elapsed >= duration_s:
                 break
-            per_model = max(1, int(rng.poisson(rate * tick_s / 5)))
+            per_model = max(1, int(rng.poisson(rate * tick_s / 8)))
             now = time.time()
             late = elapsed >= drift_after_s
+            incident = elapsed >= incident_after_s
+            search_n = int(rng.poisson(rate * tick_s / 8 * (0.1 if incident else 1.0)))
             batches = {"fraud": ("3", fraud_rows(rng, per_model, late)), "churn": ("1", churn_rows(rng, per_model)),
-                       "pricing": ("2", pricing_rows(rng, per_model, late)), "ranker": ("1", simple_rows(rng, per_model))}
+                       "pricing": ("2", pricing_rows(rng, per_model, incident)),
+                       "ranker": ("1", simple_rows(rng, per_model)),
+                       "payments": ("1", payments_rows(rng, per_model, incident_after_s <= elapsed < incident_after_s + 60)),
+                       "signup": ("1", signup_rows(rng, per_model, incident))}
+            if search_n:
+                batches["search"] = ("1", simple_rows(rng, search_n))
             if elapsed < silent_after_s:
                 batches["recsys"] = ("1", simple_rows(rng, per_model))
             for model, (version, rows) in batches.items():
@@ -131,13 +173,16 @@ async def run_demo(settings: Settings, rate: float, duration_s: float | None, dr
 @click.option("--duration", type=click.FloatRange(min=1), default=None, help="Seconds to run (default: until Ctrl-C).")
 @click.option("--drift-after", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds before the fraud model's inputs shift.")
-def demo(rate: float, duration: float | None, drift_after: float) -> None:
+@click.option("--incident-after", type=click.FloatRange(min=0), default=270.0, show_default=True,
+              help="Seconds before the latency, error, volume and data-quality incidents start.")
+def demo(rate: float, duration: float | None, drift_after: float, incident_after: float) -> None:
     """Send synthetic prediction and label traffic with scripted incidents."""
     settings = load_settings()
     click.echo(f"demo: {rate:g} events/s to {settings.broker}; models fraud (drifts after {drift_after:g} s), "
-               "churn (stable), pricing (slows down), recsys (goes silent), ranker (baseline)", err=True)
+               f"churn (stable), recsys (goes silent), ranker (baseline); after {incident_after:g} s pricing slows down, "
+               "payments fails, search drops, signup loses data quality", err=True)
     try:
-        sent = asyncio.run(run_demo(settings, rate, duration, drift_after))
+        sent = asyncio.run(run_demo(settings, rate, duration, drift_after, incident_after_s=incident_after))
         click.echo(f"demo: sent {sent} events", err=True)
     except KeyboardInterrupt:
         pass

@@ -25,6 +25,34 @@ from streamer.events.timestamps import format_timestamp
 PAYLOAD_LIMIT_BYTES = 64 * 1024
 
 
+#: Bounded labels for dead-letter counts (``streamer_dead_letters_by_reason_total``): the first rule whose
+#: words the reason starts with or contains names it; anything else is ``invalid_field``.
+_REASON_RULES = (
+    ("empty", ("payload is empty",), ()),
+    ("too_large", ("payload of",), ()),
+    ("not_utf8", ("payload is not UTF-8",), ()),
+    ("not_json", ("payload is not valid JSON", "payload is a JSON"), ()),
+    ("too_many_models", ("too many models",), ()),
+    ("too_many_features", (), ("features, more than the limit",)),
+    ("too_many_rows", (), ("rows, more than the limit",)),
+    ("model", ("model ", "model is", "model must"), ()),
+    ("timestamp", (), ("timestamp", "when ")),
+)
+DEAD_LETTER_REASONS = tuple(label for label, _, _ in _REASON_RULES) + ("invalid_field",)
+
+
+def dead_letter_reason(reason: str) -> str:
+    """The bounded label of a dead-letter reason.
+
+    >>> dead_letter_reason("payload is not valid JSON: x"), dead_letter_reason("features.a must be a number")
+    ('not_json', 'invalid_field')
+    """
+    for label, prefixes, words in _REASON_RULES:
+        if reason.startswith(prefixes) or any(word in reason for word in words):
+            return label
+    return "invalid_field"
+
+
 def dead_letter(reason: str, topic: str, partition: int, offset: int, payload: bytes | None,
                 received_at_s: float) -> bytes:
     """The JSON dead-letter record for the message at ``topic``/``partition``/``offset``."""

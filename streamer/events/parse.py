@@ -38,6 +38,8 @@ the rows that use it, so consumers must not change them.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -132,6 +134,8 @@ def parse_label_message(payload: bytes, record_timestamp_s: float, *,
         raise InvalidEventError("label is missing" if "label" not in message else "label is null")
     if type(label) not in _SCALARS:
         raise InvalidEventError(f"label must be a number, string or boolean, got {_kind(label)}")
+    if type(label) is float and not math.isfinite(label):
+        raise InvalidEventError(f"label must be a finite number, got {label}")
     value = message.get("timestamp")
     timestamp_s = float(record_timestamp_s) if value is None else _timestamp(value, "timestamp")
     return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=timestamp_s)
@@ -146,12 +150,25 @@ def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
         message = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         try:
-            bytes(payload).decode("utf-8")
+            text = bytes(payload).decode("utf-8")
         except UnicodeDecodeError as utf8_exc:
             raise InvalidEventError(f"payload is not UTF-8: {utf8_exc.reason} at byte {utf8_exc.start}") from exc
-        raise InvalidEventError(f"payload is not valid JSON: {exc}") from exc
+        message = _decode_non_finite(text)
+        if message is None:
+            raise InvalidEventError(f"payload is not valid JSON: {exc}") from exc
     if type(message) is not dict:
         raise InvalidEventError(f"payload is a JSON {_kind(message)}, not an object")
+    return message
+
+
+def _decode_non_finite(text: str) -> Any:
+    """JSON with NaN, Infinity or numbers too large for a double (as Python's json and pandas write
+    them): decoded with the standard library, which reads them as non-finite floats; None otherwise."""
+    try:
+        message = json.loads(text)
+        orjson.dumps(message)  # what orjson rejects besides these (lone surrogates) stays rejected
+    except (ValueError, RecursionError, TypeError):
+        return None
     return message
 
 
@@ -172,6 +189,8 @@ def _parse_row(row: dict[str, Any], defaults: _Row) -> _Row:
         prediction = defaults[2]
     elif type(prediction) not in _SCALARS:
         raise InvalidEventError(f"prediction must be {_SCALAR_TEXT}, got {_kind(prediction)}")
+    elif type(prediction) is float and not math.isfinite(prediction):
+        raise InvalidEventError(f"prediction must be a finite number, got {prediction}")
     value = get("prediction_proba", _ABSENT)
     proba = defaults[3] if value is _ABSENT else _proba(value)
     value = get("latency_ms", _ABSENT)

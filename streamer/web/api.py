@@ -24,7 +24,7 @@ from streamer.web.dashboard import DASHBOARD_HTML
 
 log = logging.getLogger(__name__)
 MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
-                "reference", "updated_at")
+                "reference", "updated_at", "open_alerts")
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -56,6 +56,7 @@ class Api:
     metrics: Callable[[], str]
     publish: Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
     view_fetched_at_s: Callable[[], float | None] = lambda: None  # when this replica's view last heard the cluster
+    worker: Callable[[], dict[str, Any]] | None = None  # this replica's counters and limits
 
     def register(self, app: web.Application) -> None:
         app.middlewares.append(self._errors_and_auth)
@@ -70,6 +71,7 @@ class Api:
         router.add_get("/api/v1/models/{model}/reference", self.get_reference)
         router.add_put("/api/v1/models/{model}/reference", self.put_reference)
         router.add_get("/api/v1/alerts", self.list_alerts)
+        router.add_get("/api/v1/worker", self.get_worker)
 
     @web.middleware
     async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
@@ -111,6 +113,10 @@ class Api:
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
+
+    async def get_worker(self, request: web.Request) -> web.Response:
+        """This replica's counters (dead letters by reason, refused models, dropped features) and limits."""
+        return json_response(self.worker() if self.worker is not None else {})
 
     async def list_models(self, request: web.Request) -> web.Response:
         models = [{k: doc.get(k) for k in MODEL_FIELDS} for _, doc in sorted(self.status.models.items())]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from streamer.events.dead_letters import DEAD_LETTER_REASONS
 from streamer.pipeline import PipelineCounters
 from streamer.web.cluster_view import StatusBoard
 
@@ -17,6 +18,8 @@ _HELP = {
     "windows_closed": "windows closed by this replica",
     "alerts": "alerts emitted by this replica",
     "log_resets": "partitions found to be a new log (offsets started again), whose models were re-based",
+    "models_refused": "messages of new models refused past STREAMER_MAX_MODELS (sent to dead-letters)",
+    "features_dropped": "new feature names dropped past STREAMER_MAX_FEATURES per window",
 }
 STATUS_VALUES = ("ok", "warning", "critical", "baseline", "no_data")
 
@@ -28,9 +31,16 @@ def _label(value: str) -> str:
 def render_metrics(counters: PipelineCounters, status: StatusBoard) -> str:
     lines = []
     for field in fields(counters):
+        if field.name == "dead_letter_reasons":
+            continue
         name = f"streamer_{field.name}_total"
         lines += [f"# HELP {name} {_HELP[field.name]}", f"# TYPE {name} counter",
                   f"{name} {getattr(counters, field.name)}"]
+    lines += ["# HELP streamer_dead_letters_by_reason_total messages rejected to dead-letters, by kind of reason",
+              "# TYPE streamer_dead_letters_by_reason_total counter"]
+    for reason in DEAD_LETTER_REASONS:
+        lines.append(f'streamer_dead_letters_by_reason_total{{reason="{reason}"}} '
+                     f"{counters.dead_letter_reasons.get(reason, 0)}")
     lines += ["# HELP streamer_model_events_total accepted rows per model and version (cluster-wide)",
               "# TYPE streamer_model_events_total counter"]
     for (model, version), doc in sorted(status.models.items()):

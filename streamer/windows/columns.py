@@ -71,6 +71,10 @@ def to_numeric(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, int]:
     return array, mismatches
 
 
+def _count_none(values: Sequence[Any] | np.ndarray) -> int:
+    return values.count(None) if isinstance(values, list) else 0
+
+
 def infer_kind(values: Sequence[Any] | np.ndarray) -> str:
     """Numeric when every present value is a number (booleans are categorical)."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
@@ -101,6 +105,7 @@ def update_sketches(
     specs: Mapping[str, ColumnSpec],
     max_categories: int,
     type_mismatches: dict[str, int],
+    non_finite: dict[str, int] | None = None,
 ) -> None:
     """Add each column's values to its sketch, creating sketches for columns seen the first time."""
     for name, values in columns.items():
@@ -113,5 +118,10 @@ def update_sketches(
             sketch.update(array)
             if mismatches:
                 type_mismatches[name] = type_mismatches.get(name, 0) + mismatches
+            if non_finite is not None and sketch.missing:
+                # NaN and infinities sent as numbers (not null, not a mismatch): counted apart.
+                n_bad = int(np.count_nonzero(~np.isfinite(array))) - mismatches - _count_none(values)
+                if n_bad > 0:
+                    non_finite[name] = non_finite.get(name, 0) + n_bad
         else:
             sketch.update(values)

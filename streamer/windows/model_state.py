@@ -34,6 +34,7 @@ import numpy as np
 
 from streamer.events.rows import PredictionRows
 from streamer.sketches.codec import pack, unpack
+from streamer.stats.history import OpsHistory
 from streamer.windows.accumulator import EMPTY_LAYOUT, WindowAccumulator
 from streamer.windows.columns import Layout
 
@@ -66,6 +67,7 @@ class WindowRules:
     allowed_lateness_seconds: float
     idle_close_seconds: float
     max_categories: int
+    max_features: int = 500  # feature columns per window; further new names are dropped and counted
 
 
 class ModelState:
@@ -86,6 +88,10 @@ class ModelState:
         self.baseline_profile_json: bytes | None = None
         self.last_status = "no_data"
         self.last_window_end_s: float | None = None
+        # Operational baseline and alert follow-ups (optional in stored state: older state loads).
+        self.ops = OpsHistory()
+        self.open_conditions: dict[str, dict] = {}  # see streamer.alerts.resolved
+        self.missing_alert_id: str | None = None  # the open data_missing alert of the current silence
 
     def is_applied(self, partition: int, offset: int) -> bool:
         """True if the message at ``offset`` was already folded into this state."""
@@ -130,7 +136,7 @@ class ModelState:
             if window is None:
                 window = self.open_windows[start] = WindowAccumulator(start, start + rules.window_seconds)
             part = rows if len(unique_starts) == 1 and not n_late else rows.select((starts == start).tolist())
-            window.add(part, layout, rules.max_categories)
+            window.add(part, layout, rules.max_categories, rules.max_features)
         return n_late
 
     def due_windows(self, rules: WindowRules, now_wall_s: float) -> list[WindowAccumulator]:
@@ -157,6 +163,7 @@ class ModelState:
             "windows": list(self.open_windows), "baseline_windows": self.baseline_windows,
             "has_baseline": self.baseline is not None, "status": self.last_status,
             "last_window_end": self.last_window_end_s,
+            "ops": self.ops.to_dict(), "open_conditions": self.open_conditions, "missing_alert": self.missing_alert_id,
         }
         blobs = [w.to_bytes() for w in self.open_windows.values()]
         blobs.append(self.baseline.to_bytes() if self.baseline is not None else b"")
@@ -180,6 +187,9 @@ class ModelState:
             state.baseline = WindowAccumulator.from_bytes(blobs[n_windows])
         state.baseline_profile_json = blobs[n_windows + 1] or None
         state.last_status, state.last_window_end_s = header["status"], header["last_window_end"]
+        state.ops = OpsHistory.from_dict(header.get("ops"))
+        state.open_conditions = header.get("open_conditions") or {}
+        state.missing_alert_id = header.get("missing_alert")
         return state
 
     def __repr__(self) -> str:

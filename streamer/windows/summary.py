@@ -17,12 +17,14 @@ from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.decision import feature_status, model_status
 from streamer.stats.drift import categorical_drift, general_drift, numeric_drift
+from streamer.stats.quality import quality_section
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.columns import CATEGORICAL, NUMERIC, Sketch
 
 # Window status from drift status: what the API and the dashboard show.
 STATUS_OF_DRIFT = {"ok": "ok", "suspected": "warning", "detected": "critical"}
-LATENCY_QUANTILES = (0.5, 0.95, 0.99)
+LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99, 1.0)
+LATENCY_NAMES = ("p50", "p90", "p95", "p99", "max")
 
 
 def _finite(value: float) -> float | None:
@@ -90,8 +92,8 @@ def summarize(
         "closed_by": closed_by, "events": window.rows, "errors": window.errors,
         "error_rate": window.errors / window.rows if window.rows else 0.0,
         "throughput_per_s": window.rows / span_s if span_s > 0 else None,
-        "latency_ms": {f"p{round(q * 100)}": _finite(v) for q, v in zip(
-            LATENCY_QUANTILES, latency.quantiles.quantiles(LATENCY_QUANTILES).tolist(), strict=True)}
+        "latency_ms": {name: _finite(v) for name, v in zip(
+            LATENCY_NAMES, latency.quantiles(LATENCY_QUANTILES).tolist(), strict=True)}
         if latency.count else {},
         "reference": reference_source,
         "type_mismatches": dict(window.type_mismatches),
@@ -112,6 +114,7 @@ def summarize(
     summary["status"] = STATUS_OF_DRIFT[worst] if window.rows else "no_data"
     summary["features"] = features
     summary["outputs"] = outputs
+    summary["data_quality"] = quality_section(window, reference.features, reference.rows)
     summary["drift"] = {
         "status": data_status, "drifted_share": drifted_share,
         "drifted_features": [n for n, m in features.items() if m.get("status") == "detected"],

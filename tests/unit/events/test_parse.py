@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import orjson
 import pytest
 
@@ -178,7 +180,7 @@ def test_input_lists_are_not_mutated():
 BAD = [
     # JSON and shape
     (b"not json", "not valid JSON"),
-    (b'{"model": "m", "prediction": NaN}', "not valid JSON"),
+    (b'{"model": "m", "prediction": NaN}', "prediction must be a finite number"),
     (b"[1, 2]", "JSON array, not an object"),
     (b'"text"', "JSON string, not an object"),
     (b"", "payload is empty"),
@@ -308,3 +310,10 @@ def test_timestamps(timestamp, expected):
 def test_absent_timestamp_uses_record_time():
     rows = parse_prediction_message(b'{"model": "m", "prediction": 1}', 1234567890.5)
     assert rows.timestamps_s == [1234567890.5]
+
+
+def test_nan_and_infinity_in_features_are_read_as_non_finite_numbers():
+    """Python's json and pandas write NaN and Infinity; CONTRACT 4.1 reads NaN as a missing value."""
+    rows = parse_prediction_message(b'{"model": "m", "features": {"a": NaN, "b": Infinity, "c": 1e999, "d": 1}}', 0.0)
+    a, b, c, d = (rows.features[0][k] for k in "abcd")
+    assert math.isnan(a) and b == math.inf and c == math.inf and d == 1

@@ -26,6 +26,7 @@ import streamer.windows
 from streamer.errors import SketchMismatchError, StateFormatError
 from streamer.events.rows import PredictionRows
 from streamer.sketches.categorical import CategoricalSketch
+from streamer.sketches.ddsketch import DDSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.sketches.quantiles import QuantileSketch
 from streamer.windows.accumulator import EMPTY_LAYOUT, WindowAccumulator
@@ -50,6 +51,17 @@ def _numeric_state(sketch: NumericSketch, prefix: str = "") -> dict[str, Any]:
         f"{prefix}min": sketch.min if sketch.count else None,
         f"{prefix}max": sketch.max if sketch.count else None,
         f"{prefix}quantiles.n": sketch.quantiles.n, f"{prefix}quantiles.k": sketch.quantiles.k,
+    }
+
+
+def _ddsketch_state(sketch: DDSketch, prefix: str = "") -> dict[str, Any]:
+    nonzero = np.flatnonzero(sketch.counts)
+    return {
+        f"{prefix}relative_accuracy": sketch.relative_accuracy, f"{prefix}max_buckets": sketch.max_buckets,
+        f"{prefix}buckets": tuple(zip((nonzero + sketch.offset).tolist(), sketch.counts[nonzero].tolist(), strict=True)),
+        f"{prefix}zero": sketch.zero_count, f"{prefix}count": sketch.count,
+        f"{prefix}sum": sketch.sum if sketch.count else None,
+        f"{prefix}min": sketch.min if sketch.count else None, f"{prefix}max": sketch.max if sketch.count else None,
     }
 
 
@@ -82,7 +94,8 @@ def _window_state(window: WindowAccumulator) -> dict[str, Any]:
         "first": window.first_event_s if window.rows else None, "last": window.last_event_s if window.rows else None,
         "features": tuple(sorted(window.features)), "outputs": tuple(sorted(window.outputs)),
         "type_mismatches": tuple(sorted(window.type_mismatches.items())),
-        **_numeric_state(window.latency_ms, "latency."),
+        "non_finite": tuple(sorted(window.non_finite.items())),
+        **_ddsketch_state(window.latency_ms, "latency."),
     }
     for group, sketches in (("features", window.features), ("outputs", window.outputs)):
         for name, sketch in sketches.items():
@@ -91,7 +104,7 @@ def _window_state(window: WindowAccumulator) -> dict[str, Any]:
 
 
 def _window_quantiles(window: WindowAccumulator) -> dict[str, QuantileSketch]:
-    found = {"latency": window.latency_ms.quantiles}
+    found: dict[str, QuantileSketch] = {}
     for group, sketches in (("features", window.features), ("outputs", window.outputs)):
         found.update({f"{group}.{n}": s.quantiles for n, s in sketches.items() if isinstance(s, NumericSketch)})
     return found
@@ -110,6 +123,17 @@ def _numbers(rng: np.random.Generator, n: int) -> np.ndarray:
 def _categories(rng: np.random.Generator, n: int) -> list[object]:
     pool: list[object] = [*COUNTRIES[:6], None, True, 3]
     return [pool[i] for i in rng.integers(0, len(pool), n)]
+
+
+def _latencies(rng: np.random.Generator, n: int) -> np.ndarray:
+    values = rng.lognormal(2.0, 1.5, n)
+    values[rng.random(n) < 0.03] = 0.0  # the zero bucket
+    values[: n // 500] = np.nan  # ignored
+    return values
+
+
+def _wide_latencies(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(-10.0, 10.0, n))  # more buckets than 64: the lowest are folded
 
 
 def _many_categories(rng: np.random.Generator, n: int) -> list[object]:
@@ -133,6 +157,8 @@ def _rows(rng: np.random.Generator, n: int) -> PredictionRows:
                                        "score": int(i % 11), "is_new": bool(i % 3 == 0)}
         if i % 101 == 0:
             features["score"] = "n/a"  # a type mismatch into a numeric column
+        if i % 97 == 0:
+            features["amount"] = math.inf if i % 2 else math.nan  # non-finite numbers
         rows.append_row(timestamp_s=float(times[i]), features=features, prediction=int(amounts[i] > 0),
                         proba={"yes": float(abs(amounts[i]) % 1.0), "no": 1.0 - float(abs(amounts[i]) % 1.0)},
                         latency_ms=None if i % 53 == 0 else float(latencies[i]),
@@ -177,6 +203,10 @@ KINDS = [
          _many_categories, _update, _overflow_state, lambda s: {}, CategoricalSketch.from_bytes),
     Kind("quantiles", QuantileSketch, lambda: QuantileSketch(), lambda rng, n: rng.lognormal(0.0, 1.0, n), _update,
          lambda s: {"n": s.n, "k": s.k}, lambda s: {"values": s}, QuantileSketch.from_bytes),
+    Kind("ddsketch", DDSketch, lambda: DDSketch(), _latencies, _update, _ddsketch_state, lambda s: {},
+         DDSketch.from_bytes),
+    Kind("ddsketch-folded", DDSketch, lambda: DDSketch(max_buckets=64), _wide_latencies, _update, _ddsketch_state,
+         lambda s: {}, DDSketch.from_bytes),
     Kind("window", WindowAccumulator, lambda: WindowAccumulator(0.0, 60.0), _rows, _add_rows, _window_state,
          _window_quantiles, WindowAccumulator.from_bytes),
 ]
@@ -369,6 +399,8 @@ INCOMPATIBLE = [
     pytest.param(lambda: (_categorical(16), _categorical(8)), id="categorical-other-limit"),
     pytest.param(lambda: (_categorical(16, ("a",)), _categorical(16, ("a", "b"))), id="categorical-other-known"),
     pytest.param(lambda: (_quantiles(100), _quantiles(200)), id="quantiles-other-k"),
+    pytest.param(lambda: (DDSketch(0.01), DDSketch(0.02)), id="ddsketch-other-accuracy"),
+    pytest.param(lambda: (DDSketch(max_buckets=64), DDSketch()), id="ddsketch-other-buckets"),
     pytest.param(lambda: (_window_with(1.5), _window_with("x")), id="window-numeric-vs-categorical"),
     pytest.param(lambda: (_window_with("x"), _window_with(1.5)), id="window-categorical-vs-numeric"),
 ]

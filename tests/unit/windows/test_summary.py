@@ -61,7 +61,7 @@ def test_a_baseline_window_has_status_baseline(reference):
     assert summary["window_start"] == "2026-11-26T10:00:00.000Z"
     assert summary["window_end"] == "2026-11-26T10:00:10.000Z"
     assert summary["throughput_per_s"] == 30.0
-    assert set(summary["latency_ms"]) == {"p50", "p95", "p99"}
+    assert set(summary["latency_ms"]) == {"p50", "p90", "p95", "p99", "max"}
     assert set(summary["features"]) == {"x", "y", "country"}
     assert summary["features"]["x"]["kind"] == "numeric" and summary["features"]["x"]["count"] == 300
     assert summary["features"]["country"]["kind"] == "categorical"
