@@ -5,7 +5,7 @@ Each handler takes one record of its topic; the web API only reads these objects
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from typing import Any
 
 import orjson
@@ -32,27 +32,30 @@ class StatusBoard:
 
 
 class WindowHistory:
-    """Closed-window summaries per model and version, newest last, at most ``limit`` each."""
+    """Closed-window summaries per model and version, at most ``limit`` each.
+
+    Kept as the JSON bytes they arrived in and parsed only when asked for: a parsed summary of a
+    model with 20 features costs several times its bytes, and every replica keeps every model's.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.windows: dict[tuple[str, str], OrderedDict[float, dict[str, Any]]] = {}
+        self.windows: dict[tuple[str, str], dict[float, bytes]] = {}
 
     def handle_record(self, key: bytes | None, value: bytes | None, timestamp_s: float) -> None:
         if value is None:
             return
         doc = orjson.loads(value)
-        history = self.windows.setdefault(_model_key(key, doc), OrderedDict())
-        history[doc["window_start_s"]] = doc  # a repeat after a restart replaces, not duplicates
+        history = self.windows.setdefault(_model_key(key, doc), {})
+        history[doc["window_start_s"]] = value  # a repeat after a restart replaces, not duplicates
         while len(history) > self.limit:
-            history.popitem(last=False)
+            del history[min(history)]
 
     def newest(self, model: str, version: str, limit: int) -> list[dict[str, Any]]:
         history = self.windows.get((model, version))
         if not history:
             return []
-        ordered = sorted(history.values(), key=lambda w: w["window_start_s"], reverse=True)
-        return ordered[:limit]
+        return [orjson.loads(history[start]) for start in sorted(history, reverse=True)[:limit]]
 
 
 class AlertLog:
