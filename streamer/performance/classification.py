@@ -54,8 +54,8 @@ class ClassificationPerformance:
     def labelled(self) -> int:
         return sum(self.confusion.values())
 
-    def update(self, labels: Sequence[Any], predictions: Sequence[Any],
-               scores: Sequence[Any] | None = None) -> None:
+    def update(self, labels: Sequence[Any] | np.ndarray, predictions: Sequence[Any] | np.ndarray,
+               scores: Sequence[Any] | np.ndarray | None = None) -> None:
         """Count labelled rows. ``scores``: per row the positive-class score (a number), a mapping of class
         to probability, or ``None``; rows whose label or prediction is missing are skipped."""
         true = [category_of(v) for v in labels]

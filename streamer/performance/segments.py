@@ -52,7 +52,7 @@ class SegmentSpec:
             return ["all", "missing"]
         return [f"< {e[0]}", *(f"{a} .. {b}" for a, b in zip(e, e[1:], strict=False)), f">= {e[-1]}", "missing"]
 
-    def index(self, values: Sequence[Any]) -> np.ndarray:
+    def index(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Segment index of each value."""
         size = len(self.names())
         if self.kind == "categorical":
@@ -96,7 +96,7 @@ class SegmentPerformance:
         self.counts = {n: np.zeros(len(s.names()), dtype=np.int64) for n, s in self.specs.items()}
         self.error_sums = {n: np.zeros(len(s.names()), dtype=np.float64) for n, s in self.specs.items()}
 
-    def update(self, features: Mapping[str, Sequence[Any]], errors: Sequence[float] | np.ndarray) -> None:
+    def update(self, features: Mapping[str, Sequence[Any] | np.ndarray], errors: Sequence[float] | np.ndarray) -> None:
         """Count rows by segment; ``errors`` is each labelled row's error (NaN rows are skipped)."""
         err = np.asarray(errors, dtype=np.float64)
         keep = ~np.isnan(err)
