@@ -126,6 +126,7 @@ class ClassificationPerformance:
         auc, bound = auc_from_histograms(self.scores_positive, self.scores_negative)
         if not math.isnan(auc):
             out["roc_auc"], out["roc_auc_error_bound"] = auc, bound
+            out["positives"], out["negatives"] = int(self.scores_positive.sum()), int(self.scores_negative.sum())
         if self.log_loss_count:
             out["log_loss"] = self.log_loss_sum / self.log_loss_count
         out["confusion"] = [[t, p, v] for (t, p), v in sorted(self.confusion.items())]
