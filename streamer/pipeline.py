@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from streamer.alerts.drift import drift_alerts
+from streamer.alerts.performance import performance_alerts
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
 from streamer.events.dead_letters import dead_letter
@@ -23,6 +24,7 @@ from streamer.events.parse import parse_prediction_message
 from streamer.events.rows import PredictionRows
 from streamer.events.timestamps import format_timestamp
 from streamer.kafka.topics import partition_for_key
+from streamer.labels.stage import GroundTruth
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
@@ -115,9 +117,11 @@ class Pipeline:
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
         self._refresh_budget_s = -math.inf
+        self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
+        self.ground_truth.forget()
         self._states.clear()
         self._indexes.clear()
         self._open_summaries.clear()
@@ -146,9 +150,13 @@ class Pipeline:
         effects = Effects()
         groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = {}
         ticks: dict[int, Inbound] = {}
+        labels: list[Inbound] = []
         for record in batch:
             if record.topic == self.settings.topic_ticks:
                 ticks[record.partition] = record
+                continue
+            if record.topic == self.settings.topic_labels:
+                labels.append(record)
                 continue
             self.counters.messages += 1
             rows = self._decode(record, now_s, effects)
@@ -163,6 +171,7 @@ class Pipeline:
             groups.setdefault((record.partition, key), []).append((record, rows))
         for (partition, key), items in groups.items():
             self._apply(partition, key, items, now_s, effects)
+        self.ground_truth.on_labels(labels, now_s, effects, self._open_starts)
         for partition, tick in ticks.items():
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
@@ -207,6 +216,7 @@ class Pipeline:
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
             self.counters.rows_late += late
+            self.ground_truth.on_predictions(fresh, items[-1][0].handle, now_s, effects, self._open_starts)
         self._close_due(partition, key, state, items[-1][0], now_s, effects, write=True)
 
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
@@ -222,6 +232,9 @@ class Pipeline:
             self._status_sent[key] = (now_s, state.events_total, state.late_events)
             status = self.status(state, now_s, self._open_window_summaries(key, state, now_s))
             effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
+
+    def _open_starts(self, model: str, version: str) -> set[float]:
+        return set(self._state(state_key(model, version), model, version).open_windows)
 
     # -- window close --------------------------------------------------------------------------
 
@@ -248,6 +261,7 @@ class Pipeline:
         closed_by = "watermark" if window.end_s + self.rules.allowed_lateness_seconds <= state.watermark_s else "idle"
         summary = summarize(window, reference, self.settings.drift_policy(state.model), model=state.model,
                             version=state.version, reference_source=source, closed_by=closed_by)
+        summary.update(self.ground_truth.close(state.model, state.version, window.start_s))
         if reference is None and window.rows:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
@@ -255,7 +269,7 @@ class Pipeline:
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
         effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
-        for alert in drift_alerts(summary, now_s):
+        for alert in drift_alerts(summary, now_s) + performance_alerts(summary, now_s):
             self.counters.alerts += 1
             effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
 

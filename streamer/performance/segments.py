@@ -71,6 +71,17 @@ class SegmentSpec:
         return cls(str(doc[0]), tuple(float(e) for e in doc[1]), tuple(str(c) for c in doc[2]))
 
 
+def segment_indices(specs: Mapping[str, SegmentSpec], features: Sequence[Mapping[str, Any]]) -> list[tuple[int, ...]]:
+    """Per row, the segment index of each feature in sorted feature order (one byte each when stored).
+
+    >>> segment_indices({"x": SegmentSpec.numeric([0.0])}, [{"x": -1.0}, {"x": 2.0}, {}])
+    [(0,), (1,), (2,)]
+    """
+    names = sorted(specs)
+    columns = [specs[n].index([row.get(n) for row in features]) for n in names]
+    return [tuple(int(c[i]) for c in columns) for i in range(len(features))]
+
+
 def specs_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray], kinds: Mapping[str, str],
                        top_categories: int = 10) -> dict[str, SegmentSpec]:
     """Deciles of numeric columns and the top categories of categorical ones (a labelled reference's)."""
@@ -108,6 +119,18 @@ class SegmentPerformance:
             size = len(self.counts[name])
             self.counts[name] += np.bincount(index, minlength=size)
             self.error_sums[name] += np.bincount(index, weights=err[keep], minlength=size)
+
+    def update_indices(self, indices: np.ndarray, errors: Sequence[float] | np.ndarray) -> None:
+        """Count rows whose segment index per feature (columns in sorted feature order, as
+        :func:`segment_indices` gives them) was taken when the prediction was made."""
+        err = np.asarray(errors, dtype=np.float64)
+        index = np.asarray(indices, dtype=np.int64).reshape(len(err), len(self.specs))
+        keep = ~np.isnan(err)
+        for column, name in enumerate(sorted(self.specs)):
+            size = len(self.counts[name])
+            where = keep & (index[:, column] < size)
+            self.counts[name] += np.bincount(index[where, column], minlength=size)
+            self.error_sums[name] += np.bincount(index[where, column], weights=err[where], minlength=size)
 
     def merge(self, other: SegmentPerformance) -> None:
         if other.specs != self.specs:

@@ -75,14 +75,20 @@ class WindowPerformance:
         self.scored.update(s, predicted)
 
     def update_labelled(self, labels: Sequence[Any], predictions: Sequence[Any],
-                        scores: Sequence[Any] | None, features: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        """Joined rows; returns each row's error (for the concept-drift detector)."""
+                        scores: Sequence[Any] | None, features: Mapping[str, Sequence[Any]] | None = None,
+                        segment_indices: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+        """Joined rows, with their features or the segment indices taken at prediction time; returns
+        each row's error (for the concept-drift detector)."""
         if isinstance(self.realized, ClassificationPerformance):
             self.realized.update(labels, predictions, scores)
         else:
             self.realized.update(labels, predictions)
         errors = row_errors(self.task, labels, predictions)
-        self.segments.update(features, errors)
+        if features is not None:
+            self.segments.update(features, errors)
+        elif segment_indices is not None and self.segments.specs and len(segment_indices) and \
+                len(segment_indices[0]) == len(self.segments.specs):
+            self.segments.update_indices(np.array(segment_indices), errors)
         return errors
 
     def merge(self, other: WindowPerformance) -> None:

@@ -43,6 +43,8 @@ class WindowHistory:
             return
         doc = orjson.loads(value)
         history = self.windows.setdefault(_model_key(key, doc), OrderedDict())
+        if doc.get("update") == "performance":  # labels joined after the close: merge into the window
+            doc = {**history.get(doc["window_start_s"], {}), **{k: v for k, v in doc.items() if k != "update"}}
         history[doc["window_start_s"]] = doc  # a repeat after a restart replaces, not duplicates
         while len(history) > self.limit:
             history.popitem(last=False)

@@ -1,0 +1,334 @@
+"""Ground truth in the worker: label joins, window performance, the estimate and concept drift, per micro-batch.
+
+The pipeline hands this stage its label records and its accepted prediction rows, and asks it for a
+closing window's ``performance`` sections; the stage returns table writes and messages the pipeline's
+way (:class:`~streamer.pipeline.Effects`), so it runs without Faust in the unit tests. State lives in the
+``ground_truth`` table, one entry per model for the join's metadata, per touched join block
+(:mod:`streamer.labels.join`), per window's performance state and per model's concept monitor; a deleted
+entry is written as empty bytes.
+
+Only models that receive labels are tracked: a model whose reference was built with ``--label``, or,
+without one, from its first label on (predictions before that first label are not kept).
+
+A joined row counts in the window of its prediction's event time. When that window has already closed,
+its new ``performance`` is published as an update on the windows topic (the history merges it into
+the window's summary) and ``model_performance_degraded`` is decided again (the alert id is the same for
+the same window and metric, so a repeat is dropped by consumers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from streamer.alerts.concept import concept_alerts
+from streamer.alerts.performance import performance_alerts
+from streamer.config import Settings
+from streamer.errors import InvalidEventError, StateFormatError
+from streamer.events.dead_letters import dead_letter
+from streamer.events.labels import LabelEvent
+from streamer.events.parse import parse_label_message
+from streamer.events.rows import PredictionRows
+from streamer.events.timestamps import format_timestamp
+from streamer.kafka.topics import partition_for_key
+from streamer.labels.join import Joined, JoinStore
+from streamer.performance.concept import ConceptMonitor
+from streamer.performance.degraded import PerformancePolicy
+from streamer.performance.reference import infer_task, positive_class
+from streamer.performance.segments import SegmentSpec, segment_indices
+from streamer.performance.window import WindowPerformance, concept_section
+from streamer.reference.registry import ReferenceRegistry
+from streamer.sketches.categorical import category_of
+from streamer.stats.detectors import make_detector
+
+TABLE_GROUND_TRUTH = "ground_truth"
+DEFAULT_DETECTOR = "adwin"
+# Window states kept in memory as well as written (the table's value is only current once the
+# batch's writes are applied, after the window may have closed in the same batch).
+WINDOW_CACHE_SIZE = 4096
+
+
+def gt_key(*parts: object) -> bytes:
+    return "\x1f".join(map(str, parts)).encode()
+
+
+def parse_labels(payload: bytes, record_timestamp_s: float, max_bytes: int) -> list[LabelEvent]:
+    """The label events of one message, single or batch form (CONTRACT 4.2)."""
+    if len(payload) > max_bytes:
+        raise InvalidEventError(f"payload of {len(payload)} bytes is larger than the limit of {max_bytes} bytes")
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict) or "rows" not in message:
+        return [parse_label_message(payload, record_timestamp_s, max_bytes=max_bytes)]
+    if not isinstance(message["rows"], list) or not all(isinstance(r, dict) for r in message["rows"]):
+        raise InvalidEventError("rows must be a list of objects")
+    defaults = {k: message[k] for k in ("model", "version", "timestamp", "label") if k in message}
+    return [parse_label_message(orjson.dumps({**defaults, **row}), record_timestamp_s, max_bytes=max_bytes)
+            for row in message["rows"]]
+
+
+@dataclass
+class GroundTruthCounters:
+    labels: int = 0
+    labels_joined: int = 0
+    labels_expired: int = 0
+    predictions_expired: int = 0
+    closed_window_updates: int = 0
+    concept_drifts: int = 0
+
+
+class GroundTruth:
+    def __init__(self, settings: Settings, registry: ReferenceRegistry, load: Callable[[str, bytes], bytes | None],
+                 policy: PerformancePolicy | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.load = load
+        self.policy = policy or PerformancePolicy()
+        self.counters = GroundTruthCounters()
+        self._joins: dict[str, JoinStore] = {}  # write-through cache of the join entries
+        self._monitors: dict[str, ConceptMonitor] = {}
+        self._windows: dict[str, set[tuple[str, float]]] = {}  # per model: the windows with stored state
+        self._window_cache: OrderedDict[bytes, WindowPerformance] = OrderedDict()
+
+    def forget(self) -> None:
+        self._joins.clear()
+        self._monitors.clear()
+        self._windows.clear()
+        self._window_cache.clear()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _get(self, key: bytes) -> bytes | None:
+        value = self.load(TABLE_GROUND_TRUTH, key)
+        return value or None  # b"" marks a deleted entry
+
+    def _ground_truth(self, model: str, version: str) -> dict[str, Any] | None:
+        profile = self.registry.lookup(model, version)
+        return profile.ground_truth if profile is not None else None
+
+    def _specs(self, ground_truth: dict[str, Any] | None) -> dict[str, SegmentSpec]:
+        specs = (ground_truth or {}).get("segments", {}).get("specs", {})
+        return {n: SegmentSpec.from_json(s) for n, s in specs.items()}
+
+    def _join(self, model: str, create: bool, width: int) -> JoinStore | None:
+        join = self._joins.get(model)
+        if join is None:
+            meta = self._get(gt_key(model, "join"))
+            if meta is not None:
+                blocks = orjson.loads(self._get(gt_key(model, "blocks")) or b"[]")
+                stored = {(k, int(b)): self._get(gt_key(model, "b", k, b)) for k, b in blocks}
+                join = JoinStore.load(meta, {kb: v for kb, v in stored.items() if v is not None})
+            elif create:
+                join = JoinStore(self.settings.window_seconds, self.settings.label_ttl_seconds, width)
+            if join is not None:
+                self._joins[model] = join
+        return join
+
+    def _write(self, key: bytes, value: bytes, handle: Any, effects: Any) -> None:
+        from streamer.pipeline import StateWrite  # the pipeline imports this module
+
+        effects.writes.append(StateWrite(TABLE_GROUND_TRUTH, key, value, handle))
+
+    def _save_join(self, model: str, join: JoinStore, handle: Any, effects: Any) -> None:
+        for (kind, bucket), data in join.take_dirty().items():
+            self._write(gt_key(model, "b", kind, bucket), data or b"", handle, effects)
+        blocks = [[PREDICTIONS_KIND, b] for b in join.predictions] + [[LABELS_KIND, b] for b in join.labels]
+        self._write(gt_key(model, "blocks"), orjson.dumps(blocks), handle, effects)
+        self._write(gt_key(model, "join"), join.meta_bytes(), handle, effects)
+
+    def _stored_window(self, key: bytes) -> WindowPerformance | None:
+        cached = self._window_cache.get(key)
+        if cached is not None:
+            return cached
+        stored = self._get(key)
+        return WindowPerformance.from_bytes(stored) if stored is not None else None
+
+    def _window(self, model: str, version: str, start_s: float, ground_truth: dict[str, Any] | None,
+                labels: list[Any]) -> WindowPerformance:
+        cached = self._window_cache.get(gt_key(model, "w", version, start_s))
+        if cached is not None:
+            return cached
+        stored = self._get(gt_key(model, "w", version, start_s))
+        if stored is not None:
+            try:
+                return WindowPerformance.from_bytes(stored)
+            except StateFormatError:
+                pass  # a changed layout starts fresh
+        if ground_truth is not None:
+            return WindowPerformance.for_reference(ground_truth)
+        classes = sorted({c for c in map(category_of, labels) if c is not None})
+        task = infer_task(labels) if labels else "classification"
+        return WindowPerformance(task, positive_class(classes))
+
+    def _window_keys(self, model: str) -> set[tuple[str, float]]:
+        keys = self._windows.get(model)
+        if keys is None:
+            stored = orjson.loads(self._get(gt_key(model, "windows")) or b"[]")
+            keys = self._windows[model] = {(str(v), float(s)) for v, s in stored}
+        return keys
+
+    def _save_window(self, model: str, version: str, start: float, window: WindowPerformance, handle: Any,
+                     effects: Any) -> None:
+        key = gt_key(model, "w", version, start)
+        self._write(key, window.to_bytes(), handle, effects)
+        self._window_cache[key] = window
+        self._window_cache.move_to_end(key)
+        while len(self._window_cache) > WINDOW_CACHE_SIZE:
+            self._window_cache.popitem(last=False)
+        keys = self._window_keys(model)
+        if (version, start) not in keys:
+            keys.add((version, start))
+            self._write(gt_key(model, "windows"), orjson.dumps(sorted(keys)), handle, effects)
+
+    def _start(self, time_s: float) -> float:
+        return float(math.floor(time_s / self.settings.window_seconds) * self.settings.window_seconds)
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def on_predictions(self, rows: PredictionRows, handle: Any, now_s: float, effects: Any,
+                       open_starts: Callable[[str, str], set[float]]) -> None:
+        """Accepted prediction rows of one model and version: pending for their labels, scored for the estimate."""
+        ground_truth = self._ground_truth(rows.model, rows.version)
+        specs = self._specs(ground_truth)
+        join = self._join(rows.model, create=ground_truth is not None, width=len(specs))
+        if join is None or not len(rows):
+            return
+        if ground_truth is not None and ground_truth.get("calibration"):
+            starts = [self._start(t) for t in rows.timestamps_s]
+            for start in sorted(set(starts)):
+                if start not in open_starts(rows.model, rows.version):
+                    continue  # late rows: the window closed without them
+                part = [i for i, s in enumerate(starts) if s == start]
+                window = self._window(rows.model, rows.version, start, ground_truth, [])
+                window.update_scored([rows.probas[i] for i in part], [rows.predictions[i] for i in part])
+                self._save_window(rows.model, rows.version, start, window, handle, effects)
+        width = join.segment_width
+        indices = (segment_indices(specs, rows.features) if width == len(specs)
+                   else [(255,) * width] * len(rows))
+        joined = join.add_predictions(rows.version, rows.request_ids, rows.timestamps_s, rows.predictions,
+                                      rows.probas, indices)
+        self._apply_joined(rows.model, joined, handle, now_s, effects, open_starts)
+        self._expire(rows.model, join, handle, effects)
+
+    # -- labels --------------------------------------------------------------------------------
+
+    def on_labels(self, records: list[Any], now_s: float, effects: Any,
+                  open_starts: Callable[[str, str], set[float]]) -> None:
+        from streamer.pipeline import Outbound
+
+        by_model: dict[str, tuple[Any, list[LabelEvent]]] = {}
+        for record in records:
+            try:
+                labels = parse_labels(record.value, record.timestamp_s, self.settings.max_message_bytes)
+            except InvalidEventError as exc:
+                effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
+                    str(exc), record.topic, record.partition, record.offset, record.value, now_s)))
+                continue
+            for label in labels:
+                if partition_for_key(label.model.encode(), self.settings.partitions) != record.partition:
+                    effects.messages.append(Outbound(self.settings.topic_labels, label.model.encode(), orjson.dumps(
+                        {"model": label.model, "version": label.version, "request_id": label.request_id,
+                         "label": label.label, "timestamp": label.timestamp_s})))
+                    continue
+                self.counters.labels += 1
+                by_model.setdefault(label.model, (record.handle, []))[1].append(label)
+        for model, (handle, labels) in by_model.items():
+            ground_truth = self._ground_truth(model, labels[0].version)
+            join = self._join(model, create=True, width=len(self._specs(ground_truth)))
+            assert join is not None
+            joined = join.add_labels([x.request_id for x in labels], [x.label for x in labels],
+                                     [x.timestamp_s for x in labels])
+            self._apply_joined(model, joined, handle, now_s, effects, open_starts)
+            self._expire(model, join, handle, effects)
+
+    # -- joined rows ---------------------------------------------------------------------------
+
+    def _apply_joined(self, model: str, joined: Joined, handle: Any, now_s: float, effects: Any,
+                      open_starts: Callable[[str, str], set[float]]) -> None:
+        if not joined.rows:
+            return
+        from streamer.pipeline import Outbound
+
+        self.counters.labels_joined += joined.rows
+        groups: dict[tuple[str, float], list[int]] = {}
+        for i, (version, time_s) in enumerate(zip(joined.versions, joined.times_s, strict=True)):
+            groups.setdefault((version, self._start(time_s)), []).append(i)
+        errors = np.full(joined.rows, np.nan)
+        for (version, start), part in sorted(groups.items()):
+            ground_truth = self._ground_truth(model, version)
+            labels = [joined.labels[i] for i in part]
+            window = self._window(model, version, start, ground_truth, labels)
+            errors[part] = window.update_labelled(labels, [joined.predictions[i] for i in part],
+                                                  [joined.probas[i] for i in part],
+                                                  segment_indices=[joined.segments[i] for i in part])
+            self._save_window(model, version, start, window, handle, effects)
+            if start not in open_starts(model, version):  # closed: publish its grown performance
+                update = self._window_doc(model, version, start, window.sections(ground_truth, self.policy))
+                self.counters.closed_window_updates += 1
+                effects.messages.append(Outbound(self.settings.topic_windows, f"{model}\x1f{version}".encode(),
+                                                 orjson.dumps(update)))
+                for alert in performance_alerts(update, now_s):
+                    effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))
+        self._detect(model, joined, errors, handle, now_s, effects)
+
+    def _window_doc(self, model: str, version: str, start: float, sections: dict[str, Any]) -> dict[str, Any]:
+        end = start + self.settings.window_seconds
+        return {"model": model, "version": version, "window_start": format_timestamp(start),
+                "window_end": format_timestamp(end), "window_start_s": start, "window_end_s": end,
+                "update": "performance", **sections}
+
+    def _detect(self, model: str, joined: Joined, errors: np.ndarray, handle: Any, now_s: float,
+                effects: Any) -> None:
+        from streamer.pipeline import Outbound
+
+        monitor = self._monitors.get(model)
+        if monitor is None:
+            stored = self._get(gt_key(model, "concept"))
+            monitor = ConceptMonitor.from_bytes(stored) if stored else ConceptMonitor(make_detector(DEFAULT_DETECTOR))
+            self._monitors[model] = monitor
+        order = np.argsort(joined.label_times_s, kind="stable")  # the order the truth became known
+        events = monitor.update(errors[order], np.asarray(joined.times_s)[order])
+        for event in events:
+            self.counters.concept_drifts += 1
+            version = joined.versions[int(order[-1])]
+            start = self._start(event["detected_at_s"])
+            doc = self._window_doc(model, version, start, {"concept": concept_section(
+                [event], monitor.warning, monitor.detector.name)})
+            for alert in concept_alerts(doc, now_s):
+                effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))
+        self._write(gt_key(model, "concept"), monitor.to_bytes(), handle, effects)
+
+    def _expire(self, model: str, join: JoinStore, handle: Any, effects: Any) -> None:
+        expired_predictions, expired_labels = join.expire()
+        self.counters.predictions_expired += expired_predictions
+        self.counters.labels_expired += expired_labels
+        self._save_join(model, join, handle, effects)
+        # A window's state is kept while labels may still come for it: its end plus the TTL.
+        keys = self._window_keys(model)
+        old = {(v, s) for v, s in keys if s + self.settings.window_seconds + self.settings.label_ttl_seconds < join.clock_s}
+        if old:
+            for version, start in old:
+                self._write(gt_key(model, "w", version, start), b"", handle, effects)
+                self._window_cache.pop(gt_key(model, "w", version, start), None)
+            keys -= old
+            self._write(gt_key(model, "windows"), orjson.dumps(sorted(keys)), handle, effects)
+
+    # -- window close --------------------------------------------------------------------------
+
+    def close(self, model: str, version: str, start_s: float) -> dict[str, Any]:
+        """The ``performance`` and ``performance_estimate`` sections of a closing window, if it has any."""
+        window = self._stored_window(gt_key(model, "w", version, float(start_s)))
+        if window is None:
+            return {}
+        return window.sections(self._ground_truth(model, version), self.policy)
+
+
+PREDICTIONS_KIND, LABELS_KIND = "p", "l"
