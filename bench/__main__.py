@@ -1,7 +1,7 @@
 """Run every benchmark: ``python -m bench`` prints one report and writes it as JSON.
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
-compared; ``--only detection``, ``--only throughput``, ``--only faust-settings`` or ``--only ground-truth`` runs one part.
+compared; ``--only detection``, ``--only throughput``, ``--only faust-settings``, ``--only ground-truth`` or ``--only pending-cost`` runs one part.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 import platform
 import time
 
-from bench import detection, faust_settings, ground_truth, throughput
+from bench import detection, faust_settings, ground_truth, pending_cost, throughput
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "faust-settings": faust_settings.run,
-         "ground-truth": ground_truth.run}
+         "ground-truth": ground_truth.run, "pending-cost": pending_cost.run}
 
 
 def main() -> None:

@@ -134,24 +134,34 @@ class JoinStore:
         """Rows of one version; those whose label is waiting join now, the others wait. Rows without a
         request id cannot be joined and are skipped."""
         joined = Joined()
+        if segments is not None and any(len(x) != self.segment_width for x in segments):
+            raise ValueError(f"segment indices of another width than the store's {self.segment_width}")
+        waiting_labels, waiting_predictions = self._where[LABELS], self._where[PREDICTIONS]
+        empty: tuple[int, ...] = ()
+        if segments is None and self.segment_width:
+            raise ValueError(f"0 segment indices for a store of width {self.segment_width}")
         for i, request_id in enumerate(request_ids):
             if request_id is None:
                 continue
-            segment = tuple(segments[i]) if segments is not None else ()
-            if len(segment) != self.segment_width:
-                raise ValueError(f"{len(segment)} segment indices for a store of width {self.segment_width}")
-            row = (version, float(times_s[i]), predictions[i], probas[i], segment)
-            self.clock_s = max(self.clock_s, row[1])
-            bucket = self._find(LABELS, request_id)
+            row = (version, float(times_s[i]), predictions[i], probas[i],
+                   tuple(segments[i]) if segments is not None else empty)
+            bucket = waiting_labels.get(request_id)
             if bucket is not None:
                 joined.append(request_id, row, self.labels[bucket].pop(request_id))
-                del self._where[LABELS][request_id]
+                del waiting_labels[request_id]
                 self._dirty.add((LABELS, bucket))
-            elif self._find(PREDICTIONS, request_id) is None:  # a repeat keeps the first
-                target = self._bucket(row[1])
-                self.predictions.setdefault(target, {})[request_id] = row
-                self._where[PREDICTIONS][request_id] = target
-                self._dirty.add((PREDICTIONS, target))
+            elif request_id not in waiting_predictions:  # a repeat keeps the first
+                target = int(row[1] // self.bucket_seconds)
+                block = self.predictions.get(target)
+                if block is None:
+                    block = self.predictions[target] = {}
+                    self._dirty.add((PREDICTIONS, target))
+                block[request_id] = row
+                waiting_predictions[request_id] = target
+        if len(times_s):
+            self.clock_s = max(self.clock_s, float(max(times_s)))
+        self._dirty.update((PREDICTIONS, b) for b in {int(float(t) // self.bucket_seconds) for t in times_s}
+                           if b in self.predictions)
         self.joined_total += joined.rows
         return joined
 

@@ -35,7 +35,7 @@ from streamer.events.dead_letters import dead_letter
 from streamer.events.labels import LabelEvent
 from streamer.events.parse import parse_label_message
 from streamer.events.rows import PredictionRows
-from streamer.events.timestamps import format_timestamp
+from streamer.events.timestamps import format_timestamp, parse_timestamp
 from streamer.kafka.topics import partition_for_key
 from streamer.labels.join import Joined, JoinStore
 from streamer.performance.concept import ConceptMonitor
@@ -58,21 +58,50 @@ def gt_key(*parts: object) -> bytes:
     return "\x1f".join(map(str, parts)).encode()
 
 
-def parse_labels(payload: bytes, record_timestamp_s: float, max_bytes: int) -> list[LabelEvent]:
-    """The label events of one message, single or batch form (CONTRACT 4.2)."""
-    if len(payload) > max_bytes:
-        raise InvalidEventError(f"payload of {len(payload)} bytes is larger than the limit of {max_bytes} bytes")
+_LABEL_TYPES = (int, float, str, bool)
+
+
+def _row_label(row: dict[str, Any], model: str, version: str, default_time_s: float) -> LabelEvent:
+    request_id = row.get("request_id")
+    if type(request_id) is int:
+        request_id = str(request_id)
+    if type(request_id) is not str or not request_id:
+        raise InvalidEventError("request_id is missing" if request_id in (None, "") else "request_id must be a string")
+    label = row.get("label")
+    if label is None:
+        raise InvalidEventError("label is missing" if "label" not in row else "label is null")
+    if type(label) not in _LABEL_TYPES:
+        raise InvalidEventError(f"label must be a number, string or boolean, got {type(label).__name__}")
+    value = row.get("timestamp")
     try:
-        message = orjson.loads(payload)
+        time_s = default_time_s if value is None else parse_timestamp(value)
+    except ValueError as exc:
+        raise InvalidEventError(f"timestamp {exc}") from exc
+    return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=time_s)
+
+
+def parse_labels(payload: bytes, record_timestamp_s: float, max_bytes: int) -> list[LabelEvent]:
+    """The label events of one message, single or batch form (CONTRACT 4.2); one bad row rejects the message.
+
+    >>> [(x.request_id, x.label) for x in parse_labels(b'{"model": "m", "rows": [{"request_id": "a", "label": 1}]}',
+    ...                                                0.0, 1000)]
+    [('a', 1)]
+    """
+    try:
+        message = orjson.loads(payload) if len(payload) <= max_bytes else None
     except orjson.JSONDecodeError:
         message = None
     if not isinstance(message, dict) or "rows" not in message:
         return [parse_label_message(payload, record_timestamp_s, max_bytes=max_bytes)]
-    if not isinstance(message["rows"], list) or not all(isinstance(r, dict) for r in message["rows"]):
+    # The top-level fields are checked as the single form checks them, then each row on its own.
+    head = parse_label_message(orjson.dumps({**{k: v for k, v in message.items() if k != "rows"},
+                                             "request_id": "-", "label": 0}), record_timestamp_s, max_bytes=max_bytes)
+    rows = message["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InvalidEventError("rows must be a list of objects")
-    defaults = {k: message[k] for k in ("model", "version", "timestamp", "label") if k in message}
-    return [parse_label_message(orjson.dumps({**defaults, **row}), record_timestamp_s, max_bytes=max_bytes)
-            for row in message["rows"]]
+    defaults = {k: message[k] for k in ("label", "timestamp") if k in message}
+    return [_row_label({**defaults, **row} if defaults else row, head.model, head.version, head.timestamp_s)
+            for row in rows]
 
 
 @dataclass
@@ -202,11 +231,11 @@ class GroundTruth:
         if join is None or not len(rows):
             return
         if ground_truth is not None and ground_truth.get("calibration"):
-            starts = [self._start(t) for t in rows.timestamps_s]
-            for start in sorted(set(starts)):
+            starts = np.floor(np.asarray(rows.timestamps_s) / self.settings.window_seconds) * self.settings.window_seconds
+            for start in np.unique(starts).tolist():
                 if start not in open_starts(rows.model, rows.version):
                     continue  # late rows: the window closed without them
-                part = [i for i, s in enumerate(starts) if s == start]
+                part = np.flatnonzero(starts == start).tolist()
                 window = self._window(rows.model, rows.version, start, ground_truth, [])
                 window.update_scored([rows.probas[i] for i in part], [rows.predictions[i] for i in part])
                 self._save_window(rows.model, rows.version, start, window, handle, effects)
@@ -225,6 +254,7 @@ class GroundTruth:
         from streamer.pipeline import Outbound
 
         by_model: dict[str, tuple[Any, list[LabelEvent]]] = {}
+        partitions: dict[str, int] = {}
         for record in records:
             try:
                 labels = parse_labels(record.value, record.timestamp_s, self.settings.max_message_bytes)
@@ -233,7 +263,9 @@ class GroundTruth:
                     str(exc), record.topic, record.partition, record.offset, record.value, now_s)))
                 continue
             for label in labels:
-                if partition_for_key(label.model.encode(), self.settings.partitions) != record.partition:
+                if label.model not in partitions:
+                    partitions[label.model] = partition_for_key(label.model.encode(), self.settings.partitions)
+                if partitions[label.model] != record.partition:
                     effects.messages.append(Outbound(self.settings.topic_labels, label.model.encode(), orjson.dumps(
                         {"model": label.model, "version": label.version, "request_id": label.request_id,
                          "label": label.label, "timestamp": label.timestamp_s})))
@@ -259,8 +291,10 @@ class GroundTruth:
 
         self.counters.labels_joined += joined.rows
         groups: dict[tuple[str, float], list[int]] = {}
-        for i, (version, time_s) in enumerate(zip(joined.versions, joined.times_s, strict=True)):
-            groups.setdefault((version, self._start(time_s)), []).append(i)
+        starts = (np.floor(np.asarray(joined.times_s) / self.settings.window_seconds)
+                  * self.settings.window_seconds).tolist()
+        for i, (version, start) in enumerate(zip(joined.versions, starts, strict=True)):
+            groups.setdefault((version, float(start)), []).append(i)
         errors = np.full(joined.rows, np.nan)
         for (version, start), part in sorted(groups.items()):
             ground_truth = self._ground_truth(model, version)

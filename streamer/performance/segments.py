@@ -78,8 +78,10 @@ def segment_indices(specs: Mapping[str, SegmentSpec], features: Sequence[Mapping
     [(0,), (1,), (2,)]
     """
     names = sorted(specs)
-    columns = [specs[n].index([row.get(n) for row in features]) for n in names]
-    return [tuple(int(c[i]) for c in columns) for i in range(len(features))]
+    if not names:
+        return [()] * len(features)
+    columns = np.column_stack([specs[n].index([row.get(n) for row in features]) for n in names])
+    return list(map(tuple, columns.tolist()))
 
 
 def specs_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray], kinds: Mapping[str, str],
