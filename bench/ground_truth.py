@@ -30,6 +30,12 @@ reference, and a reference that happens to sit high in its own sampling spread r
 one that sits low lowers them. The estimated source is measured on score histograms of windows from the
 reference's own distribution (false alarms only), with a 10,000-row calibration per reference.
 
+Label drift
+-----------
+A binary model with 30% positives in a 10,000-row reference (its share drawn, as a real reference's is);
+windows of 1,000 to 10,000 labels at 30% (false alarms) and at 35% (detections), under the default
+:class:`~streamer.config.DriftPolicy` (one test, so the feature rule's ``alpha`` per window).
+
 Run alone: ``python -m bench.ground_truth``.
 """
 
@@ -42,8 +48,10 @@ from typing import Any
 
 import numpy as np
 
+from streamer.config import DriftPolicy
 from streamer.performance.degraded import PerformancePolicy, degraded_metrics
 from streamer.performance.estimate import Calibration, EstimateState
+from streamer.performance.label_drift import label_drift
 from streamer.stats.detectors import DETECTORS, make_detector
 
 SEED = 20261201
@@ -152,6 +160,25 @@ def degraded(rng: np.random.Generator) -> dict[str, Any]:
             "realized": realized, "estimated": estimated}
 
 
+def label_drift_rates(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Label drift of a binary model (30% positives in a 10,000-row reference): alarms (suspected or
+    detected) on stationary windows, and on windows with 5 points more positives."""
+    policy = DriftPolicy()
+    results = []
+    for labelled in LABELLED:
+        rates = {}
+        for share in (0.30, 0.35):
+            hits = 0
+            for _ in range(DEGRADED_REFERENCES):
+                positives = int(rng.binomial(10_000, 0.30))
+                reference = {"0": 10_000 - positives, "1": positives}
+                for k in rng.binomial(labelled, share, WINDOWS).tolist():
+                    hits += label_drift(reference, {"0": labelled - k, "1": k}, policy)["status"] != "ok"
+            rates[share] = hits / (DEGRADED_REFERENCES * WINDOWS)
+        results.append({"labelled": labelled, "false_alarm_rate": rates[0.30], "detection_rate_5pt": rates[0.35]})
+    return results
+
+
 def _delays(values: list[int | None]) -> str:
     found = sorted(v for v in values if v is not None)
     misses = len(values) - len(found)
@@ -184,6 +211,11 @@ def format_tables(result: dict[str, Any]) -> str:
     for real, est in zip(result["degraded"]["realized"], result["degraded"]["estimated"], strict=True):
         lines.append(f"{real['labelled']:>9} {100 * real['false_alarm_rate']:>23.2f}% "
                      f"{100 * real['detection_rate_2pt']:>19.1f}% {100 * est['false_alarm_rate']:>24.2f}%")
+    lines += ["", "label drift (binary labels, 30% positives in a 10,000-row reference; suspected or detected)",
+              f"{'labelled':>9} {'false alarms':>13} {'+5 points caught':>17}"]
+    for row in result["label_drift"]:
+        lines.append(f"{row['labelled']:>9} {100 * row['false_alarm_rate']:>12.2f}% "
+                     f"{100 * row['detection_rate_5pt']:>16.1f}%")
     return "\n".join(lines)
 
 
@@ -191,7 +223,8 @@ def run(out: dict) -> str:
     """Run the benchmark; add the results to ``out["ground_truth"]`` and return the printable tables."""
     started = time.perf_counter()
     rng = np.random.default_rng(SEED)
-    result = {"detectors": detectors(rng), "estimate": estimate(rng), "degraded": degraded(rng)}
+    result = {"detectors": detectors(rng), "estimate": estimate(rng), "degraded": degraded(rng),
+              "label_drift": label_drift_rates(rng)}
     elapsed = time.perf_counter() - started
     out["ground_truth"] = {"seed": SEED, **result, "runtime_s": round(elapsed, 2)}
     return f"{format_tables(result)}\n\nground-truth benchmark runtime: {elapsed:.1f} s"

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from streamer.alerts.drift import drift_alerts
-from streamer.alerts.performance import performance_alerts
+from streamer.alerts.performance import ground_truth_alerts
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
 from streamer.events.dead_letters import dead_letter
@@ -269,7 +269,7 @@ class Pipeline:
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
         effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
-        for alert in drift_alerts(summary, now_s) + performance_alerts(summary, now_s):
+        for alert in drift_alerts(summary, now_s) + ground_truth_alerts(summary, now_s):
             self.counters.alerts += 1
             effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
 

@@ -33,3 +33,25 @@ def concept_alerts(summary: dict[str, Any], created_at_s: float) -> list[dict[st
                                      f"{change['change_point']}", value=None, threshold=None, message="",
                                      details={}, **common)["id"]
     return alerts
+
+
+def label_drift_alerts(summary: dict[str, Any], created_at_s: float) -> list[dict[str, Any]]:
+    """``concept_drift_suspected`` or ``_detected`` with subject ``label_drift`` when the window's labels moved
+    from the reference's (:mod:`streamer.performance.label_drift`); the change point is the window's start and
+    the error rates are the reference's and the window's."""
+    performance = summary.get("performance") or {}
+    drift = performance.get("label_drift") or {}
+    if drift.get("status") not in ("suspected", "detected"):
+        return []
+    reference = performance.get("reference", {})
+    before = 1.0 - reference["accuracy"] if "accuracy" in reference else None
+    after = 1.0 - performance["accuracy"] if "accuracy" in performance else None
+    return [make_alert(
+        f"concept_drift_{drift['status']}", "critical" if drift["status"] == "detected" else "warning",
+        model=summary["model"], version=summary["version"], window_start=summary["window_start"],
+        window_end=summary["window_end"], created_at_s=created_at_s, subject="label_drift",
+        value=drift["tvd"], threshold=None,
+        message=f"label distribution moved from the reference: TVD {drift['tvd']:.3f} over {drift['count']} labels",
+        details={"change_point": summary["window_start"], "error_rate_before": before, "error_rate_after": after,
+                 "tvd": drift["tvd"], "chi2_pvalue": drift["chi2_pvalue"], "labelled": drift["count"],
+                 "shares": drift["shares"], "reference_shares": drift["reference_shares"]})]

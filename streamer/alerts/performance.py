@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamer.alerts.alert import make_alert
+from streamer.alerts.concept import label_drift_alerts
 
 _WHY = {"floor": "below its floor", "ceiling": "above its ceiling", "reference": "significantly worse than the reference"}
 
@@ -39,3 +40,8 @@ def performance_alerts(summary: dict[str, Any], created_at_s: float) -> list[dic
                          "reason": finding["reason"], "pvalue": finding["pvalue"], "rows": rows},
                 **common))
     return alerts
+
+
+def ground_truth_alerts(summary: dict[str, Any], created_at_s: float) -> list[dict[str, Any]]:
+    """Every alert a window summary's ground-truth sections warrant: degraded performance and label drift."""
+    return performance_alerts(summary, created_at_s) + label_drift_alerts(summary, created_at_s)

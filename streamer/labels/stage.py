@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 
 from streamer.alerts.concept import concept_alerts
-from streamer.alerts.performance import performance_alerts
+from streamer.alerts.performance import ground_truth_alerts
 from streamer.config import Settings
 from streamer.errors import InvalidEventError, StateFormatError
 from streamer.events.dead_letters import dead_letter
@@ -305,11 +305,12 @@ class GroundTruth:
                                                   segment_indices=[joined.segments[i] for i in part])
             self._save_window(model, version, start, window, handle, effects)
             if start not in open_starts(model, version):  # closed: publish its grown performance
-                update = self._window_doc(model, version, start, window.sections(ground_truth, self.policy))
+                update = self._window_doc(model, version, start, window.sections(
+                    ground_truth, self.policy, self.settings.drift_policy(model)))
                 self.counters.closed_window_updates += 1
                 effects.messages.append(Outbound(self.settings.topic_windows, f"{model}\x1f{version}".encode(),
                                                  orjson.dumps(update)))
-                for alert in performance_alerts(update, now_s):
+                for alert in ground_truth_alerts(update, now_s):
                     effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))
         self._detect(model, joined, errors, handle, now_s, effects)
 
@@ -362,7 +363,7 @@ class GroundTruth:
         window = self._stored_window(gt_key(model, "w", version, float(start_s)))
         if window is None:
             return {}
-        return window.sections(self._ground_truth(model, version), self.policy)
+        return window.sections(self._ground_truth(model, version), self.policy, self.settings.drift_policy(model))
 
 
 PREDICTIONS_KIND, LABELS_KIND = "p", "l"

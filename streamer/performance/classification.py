@@ -95,6 +95,13 @@ class ClassificationPerformance:
         self.log_loss_sum += other.log_loss_sum
         self.log_loss_count += other.log_loss_count
 
+    def label_counts(self) -> dict[str, int]:
+        """Labelled rows per true class."""
+        counts: dict[str, int] = {}
+        for (true, _), n in sorted(self.confusion.items()):
+            counts[true] = counts.get(true, 0) + n
+        return counts
+
     @property
     def classes(self) -> list[str]:
         return sorted({c for pair in self.confusion for c in pair})

@@ -8,7 +8,8 @@
 * ``performance``: the reference's own metrics, the yardstick of ``model_performance_degraded``;
 * ``calibration``: for binary classifiers with scores, the map :class:`~streamer.performance.estimate.Calibration`
   that the estimate before labels uses;
-* ``segments``: per feature the segment bounds and the reference's own error in each segment.
+* ``segments``: per feature the segment bounds and the reference's own error in each segment;
+* ``label_counts``: a classifier's labels per class, the yardstick of label drift.
 
 All of it is plain JSON lists and numbers.
 
@@ -99,6 +100,7 @@ def ground_truth_section(labels: Column, predictions: Column | None, scores: Col
         numeric_scores = list(to_numeric(scores)[0]) if scores is not None else None
         classification.update(labels, predictions, numeric_scores)
         section["positive"] = positive
+        section["label_counts"] = classification.label_counts()
         section["performance"] = {k: v for k, v in classification.metrics().items() if k != "confusion"}
         if scores is not None and classification.is_binary:
             is_positive = np.array([category_of(v) == positive if category_of(v) is not None else np.nan

@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from streamer.config import DriftPolicy
 from streamer.events.timestamps import format_timestamp
 from streamer.performance.classification import ClassificationPerformance
 from streamer.performance.degraded import PerformancePolicy, degraded_metrics
 from streamer.performance.estimate import Calibration, EstimateState
+from streamer.performance.label_drift import label_drift
 from streamer.performance.reference import DECISION_THRESHOLD, row_errors
 from streamer.performance.regression import RegressionPerformance
 from streamer.performance.segments import SegmentPerformance, SegmentSpec, worst_segments
@@ -96,8 +98,10 @@ class WindowPerformance:
         self.segments.merge(other.segments)
         self.scored.merge(other.scored)
 
-    def sections(self, ground_truth: Mapping[str, Any] | None, policy: PerformancePolicy) -> dict[str, Any]:
-        """``performance`` (once a row is labelled) and ``performance_estimate`` (binary, calibrated reference)."""
+    def sections(self, ground_truth: Mapping[str, Any] | None, policy: PerformancePolicy,
+                 drift_policy: DriftPolicy | None = None) -> dict[str, Any]:
+        """``performance`` (once a row is labelled; with ``label_drift`` for a classifier whose reference has
+        label counts, given a ``drift_policy``) and ``performance_estimate`` (binary, calibrated reference)."""
         out: dict[str, Any] = {}
         reference = (ground_truth or {}).get("performance")
         realized = self.realized.metrics()
@@ -110,6 +114,9 @@ class WindowPerformance:
                 realized["segments"] = segments
                 reference_segments = (ground_truth or {}).get("segments", {}).get("performance", {})
                 realized["worst_segments"] = worst_segments(segments, reference_segments)
+            reference_labels = (ground_truth or {}).get("label_counts")
+            if drift_policy is not None and reference_labels and isinstance(self.realized, ClassificationPerformance):
+                realized["label_drift"] = label_drift(reference_labels, self.realized.label_counts(), drift_policy)
             out["performance"] = realized
         calibration = (ground_truth or {}).get("calibration")
         if calibration and self.scored.count:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from streamer.alerts.concept import concept_alerts
-from streamer.alerts.performance import performance_alerts
+from streamer.alerts.performance import ground_truth_alerts, performance_alerts
+from streamer.config import DriftPolicy
 from streamer.performance.concept import ConceptMonitor
 from streamer.performance.degraded import PerformancePolicy, degraded_metrics
 from streamer.performance.reference import ground_truth_section
@@ -156,3 +157,24 @@ def test_concept_monitor_and_alerts() -> None:
     assert alert["details"]["error_rate_after"] > alert["details"]["error_rate_before"]
     twice = concept_alerts(_summary({"concept": {**section, "changes": section["changes"] * 2}}), 0.0)
     assert len({a["id"] for a in twice}) == 1  # the same change twice is the same incident
+
+
+def test_label_drift_is_reported_and_alerted() -> None:
+    rng = np.random.default_rng(4)
+    ground_truth = _labelled_reference(rng)
+    assert sum(ground_truth["label_counts"].values()) == 10_000
+    window = WindowPerformance.for_reference(ground_truth)
+    p = rng.beta(2, 2, 3000)
+    label = (rng.random(3000) < np.minimum(p + 0.2, 1.0)).astype(int)  # more positives than the model expects
+    window.update_labelled(label.tolist(), (p >= 0.5).astype(int).tolist(), p.tolist(), {"x": rng.normal(size=3000)})
+    sections = window.sections(ground_truth, PerformancePolicy(), DriftPolicy())
+    assert sections["performance"]["label_drift"]["status"] == "detected"
+    alerts = [a for a in ground_truth_alerts(_summary(sections), 0.0) if a["subject"] == "label_drift"]
+    [alert] = alerts
+    assert alert["kind"] == "concept_drift_detected"
+    assert set(alert["details"]) >= {"change_point", "error_rate_before", "error_rate_after"}
+    steady = WindowPerformance.for_reference(ground_truth)
+    q = rng.beta(2, 2, 3000)
+    steady.update_labelled((rng.random(3000) < q).astype(int).tolist(), (q >= 0.5).astype(int).tolist(), q.tolist(),
+                           {"x": rng.normal(size=3000)})
+    assert steady.sections(ground_truth, PerformancePolicy(), DriftPolicy())["performance"]["label_drift"]["status"] == "ok"
