@@ -45,10 +45,9 @@ from streamer.performance.segments import SegmentSpec, segment_indices
 from streamer.performance.window import WindowPerformance, concept_section
 from streamer.reference.registry import ReferenceRegistry
 from streamer.sketches.categorical import category_of
-from streamer.stats.detectors import make_detector
+from streamer.stats.detectors import BINARY_ONLY, make_detector
 
 TABLE_GROUND_TRUTH = "ground_truth"
-DEFAULT_DETECTOR = "adwin"
 # Window states kept in memory as well as written (the table's value is only current once the
 # batch's writes are applied, after the window may have closed in the same batch).
 WINDOW_CACHE_SIZE = 4096
@@ -115,12 +114,11 @@ class GroundTruthCounters:
 
 
 class GroundTruth:
-    def __init__(self, settings: Settings, registry: ReferenceRegistry, load: Callable[[str, bytes], bytes | None],
-                 policy: PerformancePolicy | None = None) -> None:
+    def __init__(self, settings: Settings, registry: ReferenceRegistry,
+                 load: Callable[[str, bytes], bytes | None]) -> None:
         self.settings = settings
         self.registry = registry
         self.load = load
-        self.policy = policy or PerformancePolicy()
         self.counters = GroundTruthCounters()
         self._joins: dict[str, JoinStore] = {}  # write-through cache of the join entries
         self._monitors: dict[str, ConceptMonitor] = {}
@@ -217,6 +215,9 @@ class GroundTruth:
             keys.add((version, start))
             self._write(gt_key(model, "windows"), orjson.dumps(sorted(keys)), handle, effects)
 
+    def _policy(self, model: str) -> PerformancePolicy:
+        return self.settings.ground_truth_policy(model).performance
+
     def _start(self, time_s: float) -> float:
         return float(math.floor(time_s / self.settings.window_seconds) * self.settings.window_seconds)
 
@@ -296,23 +297,25 @@ class GroundTruth:
         for i, (version, start) in enumerate(zip(joined.versions, starts, strict=True)):
             groups.setdefault((version, float(start)), []).append(i)
         errors = np.full(joined.rows, np.nan)
+        regression = False
         for (version, start), part in sorted(groups.items()):
             ground_truth = self._ground_truth(model, version)
             labels = [joined.labels[i] for i in part]
             window = self._window(model, version, start, ground_truth, labels)
+            regression = regression or window.task == "regression"
             errors[part] = window.update_labelled(labels, [joined.predictions[i] for i in part],
                                                   [joined.probas[i] for i in part],
                                                   segment_indices=[joined.segments[i] for i in part])
             self._save_window(model, version, start, window, handle, effects)
             if start not in open_starts(model, version):  # closed: publish its grown performance
                 update = self._window_doc(model, version, start, window.sections(
-                    ground_truth, self.policy, self.settings.drift_policy(model)))
+                    ground_truth, self._policy(model), self.settings.drift_policy(model)))
                 self.counters.closed_window_updates += 1
                 effects.messages.append(Outbound(self.settings.topic_windows, f"{model}\x1f{version}".encode(),
                                                  orjson.dumps(update)))
                 for alert in ground_truth_alerts(update, now_s):
                     effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))
-        self._detect(model, joined, errors, handle, now_s, effects)
+        self._detect(model, joined, errors, handle, now_s, effects, binary_errors=not regression)
 
     def _window_doc(self, model: str, version: str, start: float, sections: dict[str, Any]) -> dict[str, Any]:
         end = start + self.settings.window_seconds
@@ -321,13 +324,19 @@ class GroundTruth:
                 "update": "performance", **sections}
 
     def _detect(self, model: str, joined: Joined, errors: np.ndarray, handle: Any, now_s: float,
-                effects: Any) -> None:
+                effects: Any, binary_errors: bool) -> None:
         from streamer.pipeline import Outbound
 
         monitor = self._monitors.get(model)
         if monitor is None:
             stored = self._get(gt_key(model, "concept"))
-            monitor = ConceptMonitor.from_bytes(stored) if stored else ConceptMonitor(make_detector(DEFAULT_DETECTOR))
+            policy = self.settings.ground_truth_policy(model)
+            name, params = policy.detector, policy.detector_params
+            if name in BINARY_ONLY and not binary_errors:
+                name, params = "adwin", {}  # DDM reads 0/1 errors only
+            monitor = ConceptMonitor.from_bytes(stored) if stored else ConceptMonitor(make_detector(name, params))
+            if monitor.detector.name != name:  # the configuration changed: start afresh
+                monitor = ConceptMonitor(make_detector(name, params))
             self._monitors[model] = monitor
         order = np.argsort(joined.label_times_s, kind="stable")  # the order the truth became known
         events = monitor.update(errors[order], np.asarray(joined.times_s)[order])
@@ -363,7 +372,8 @@ class GroundTruth:
         window = self._stored_window(gt_key(model, "w", version, float(start_s)))
         if window is None:
             return {}
-        return window.sections(self._ground_truth(model, version), self.policy, self.settings.drift_policy(model))
+        return window.sections(self._ground_truth(model, version), self._policy(model),
+                               self.settings.drift_policy(model))
 
 
 PREDICTIONS_KIND, LABELS_KIND = "p", "l"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 
+from streamer.config import load_settings
+from streamer.errors import ConfigError
 from streamer.performance.reference import ground_truth_section
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
@@ -146,3 +150,22 @@ def test_invalid_labels_go_to_dead_letters() -> None:
                      harness.record({"model": MODEL, "rows": [{"request_id": "a"}]}, topic=SETTINGS.topic_labels)])
     reasons = [orjson.loads(m.value)["error"] for m in harness.on(SETTINGS.topic_dead_letters)]
     assert len(reasons) == 2 and "label is missing" in reasons[1]
+
+
+def test_detector_and_performance_policy_come_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "streamer.yaml"
+    config.write_text("ground_truth: {detector: page_hinkley, performance: {min_drop: 0.02}}\n"
+                      "models:\n  credit:\n    ground_truth: {detector: ddm, detector_params: {warm_start: 500},"
+                      " performance: {floors: {accuracy: 0.9}}}\n")
+    settings = load_settings({"STREAMER_CONFIG": str(config)})
+    assert settings.ground_truth_policy("other").detector == "page_hinkley"
+    credit = settings.ground_truth_policy("credit")
+    assert (credit.detector, dict(credit.detector_params)) == ("ddm", {"warm_start": 500})
+    assert credit.performance.min_drop == 0.02 and dict(credit.performance.floors) == {"accuracy": 0.9}
+    for bad, message in [("ground_truth: {detector: cusum}", "ground_truth.detector"),
+                         ("ground_truth: {performance: {alpha: 2}}", "ground_truth.performance"),
+                         ("models: {m: {ground_truth: {detector_params: {nope: 1}}}}", "models.m.ground_truth"),
+                         ("ground_truth: {performance: {floors: {mae: 1}}}", "ground_truth.performance")]:
+        config.write_text(bad + "\n")
+        with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+            load_settings({"STREAMER_CONFIG": str(config)})
