@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from streamer.labels.stage import GroundTruthCounters
 from streamer.pipeline import PipelineCounters
 from streamer.web.cluster_view import StatusBoard
 
@@ -17,6 +18,14 @@ _HELP = {
     "windows_closed": "windows closed by this replica",
     "alerts": "alerts emitted by this replica",
 }
+_GROUND_TRUTH_HELP = {
+    "labels": "label rows read by this replica",
+    "labels_joined": "labels joined to their prediction",
+    "labels_expired": "labels that found no prediction within the label TTL",
+    "predictions_expired": "pending predictions whose label did not come within the label TTL",
+    "closed_window_updates": "updates of closed windows' performance as their labels arrived",
+    "concept_drifts": "concept-drift detections",
+}
 STATUS_VALUES = ("ok", "warning", "critical", "baseline", "no_data")
 
 
@@ -24,12 +33,17 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(counters: PipelineCounters, status: StatusBoard) -> str:
+def render_metrics(counters: PipelineCounters, status: StatusBoard,
+                   ground_truth: GroundTruthCounters | None = None) -> str:
     lines = []
     for field in fields(counters):
         name = f"streamer_{field.name}_total"
         lines += [f"# HELP {name} {_HELP[field.name]}", f"# TYPE {name} counter",
                   f"{name} {getattr(counters, field.name)}"]
+    for field in fields(ground_truth) if ground_truth is not None else ():
+        name = f"streamer_{field.name}_total"
+        lines += [f"# HELP {name} {_GROUND_TRUTH_HELP[field.name]}", f"# TYPE {name} counter",
+                  f"{name} {getattr(ground_truth, field.name)}"]
     lines += ["# HELP streamer_model_events_total accepted rows per model and version (cluster-wide)",
               "# TYPE streamer_model_events_total counter"]
     for (model, version), doc in sorted(status.models.items()):

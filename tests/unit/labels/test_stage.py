@@ -169,3 +169,13 @@ def test_detector_and_performance_policy_come_from_the_config_file(tmp_path: Pat
         config.write_text(bad + "\n")
         with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
             load_settings({"STREAMER_CONFIG": str(config)})
+
+
+def test_ground_truth_counters_are_exposed_as_metrics() -> None:
+    from streamer.labels.stage import GroundTruthCounters
+    from streamer.pipeline import PipelineCounters
+    from streamer.web.cluster_view import StatusBoard
+    from streamer.web.metrics import render_metrics
+
+    text = render_metrics(PipelineCounters(), StatusBoard(), GroundTruthCounters(labels=5, labels_joined=4))
+    assert "streamer_labels_joined_total 4" in text and "streamer_labels_expired_total 0" in text
