@@ -261,7 +261,7 @@ class Pipeline:
         closed_by = "watermark" if window.end_s + self.rules.allowed_lateness_seconds <= state.watermark_s else "idle"
         summary = summarize(window, reference, self.settings.drift_policy(state.model), model=state.model,
                             version=state.version, reference_source=source, closed_by=closed_by)
-        summary.update(self.ground_truth.close(state.model, state.version, window.start_s))
+        summary.update(self.ground_truth.window_sections(state.model, state.version, window.start_s))
         if reference is None and window.rows:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
@@ -301,7 +301,7 @@ class Pipeline:
         summaries = [
             {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
                          model=state.model, version=state.version, reference_source=source, closed_by=None),
-             "computed_at": format_timestamp(now_s)}
+             **self.ground_truth.window_sections(state.model, state.version, start), "computed_at": format_timestamp(now_s)}
             for start in starts
         ]
         self._open_summaries[key] = (now_s, starts, summaries)

@@ -367,8 +367,8 @@ class GroundTruth:
 
     # -- window close --------------------------------------------------------------------------
 
-    def close(self, model: str, version: str, start_s: float) -> dict[str, Any]:
-        """The ``performance`` and ``performance_estimate`` sections of a closing window, if it has any."""
+    def window_sections(self, model: str, version: str, start_s: float) -> dict[str, Any]:
+        """The ``performance`` and ``performance_estimate`` sections of a window (open or closing), if any."""
         window = self._stored_window(gt_key(model, "w", version, float(start_s)))
         if window is None:
             return {}
