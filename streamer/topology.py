@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -27,6 +28,7 @@ from faust.web.base import BlueprintManager
 from streamer.config import Settings
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
+from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
 from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Effects, Inbound, Pipeline
 from streamer.reference.registry import ReferenceRegistry
@@ -35,6 +37,12 @@ from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
 from streamer.web.metrics import render_metrics
 
 TICK_INTERVAL_SECONDS = 0.5
+APP_VERSION = 1  # Faust keeps the tables of this version under <data dir>/v<version>
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where the worker's RocksDB tables live."""
+    return Path(settings.data_dir) / f"v{APP_VERSION}"
 
 
 class StreamerApp(faust.App):
@@ -63,6 +71,7 @@ def create_app(settings: Settings) -> StreamerApp:
     mb = 1024 * 1024
     app = StreamerApp(
         settings.app_id,
+        version=APP_VERSION,
         broker=list(settings.broker_urls),
         broker_credentials=faust_credentials(settings),
         store="rocksdb://",
@@ -79,6 +88,11 @@ def create_app(settings: Settings) -> StreamerApp:
         consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
         broker_max_poll_records=settings.max_poll_records,
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        consumer_group_instance_id=settings.instance_id,
+        table_standby_replicas=settings.standby_replicas,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
         web_router_enabled=False,
         web_tables_enabled=False,
     )
@@ -104,6 +118,7 @@ def create_app(settings: Settings) -> StreamerApp:
         settings.topic_alerts: alerts.handle_record,
     })
     pipeline = Pipeline(settings, registry, load=lambda table, key: tables[table].get(key), clock=time.time)
+    reader = RecordReader(settings)
     assigned = asyncio.Event()
 
     async def send(effects: Effects) -> None:
@@ -124,7 +139,10 @@ def create_app(settings: Settings) -> StreamerApp:
         async for events in stream.take_events(settings.batch_max_events, settings.batch_within_seconds):
             batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
                              e.message.value, e.message.timestamp, e) for e in events]
-            await send(pipeline.process(batch))
+            plan = pipeline.plan(batch)
+            lookups = pipeline.lookups(plan)  # redelivered, or is the log a new one? (Pipeline.settle)
+            pipeline.settle(plan, await reader.marks(settings.topic_predictions, lookups) if lookups else {})
+            await send(pipeline.apply(plan))
 
     @app.timer(interval=TICK_INTERVAL_SECONDS)
     async def tick() -> None:
@@ -139,6 +157,7 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop_mirror(sender: Any, **kwargs: Any) -> None:
         await mirror.stop()
+        await reader.stop()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -149,10 +168,13 @@ def create_app(settings: Settings) -> StreamerApp:
         pipeline.forget()
         assigned.set()
 
-    def readiness() -> list[str]:
+    def readiness(scope: str) -> list[str]:
+        """Why this replica is not ready: for ``web`` (answering the API), or as a ``worker`` (the default)."""
         reasons = []
         if not mirror.loaded.is_set():
             reasons.append("reading references, status and history topics")
+        if scope == "web":
+            return reasons  # through a rebalance the API keeps answering from the mirrors
         if not assigned.is_set():
             reasons.append("joining the consumer group")
         recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
@@ -164,5 +186,6 @@ def create_app(settings: Settings) -> StreamerApp:
         await app.producer.send_and_wait(topic, key, value, None, None, None)
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
-                  readiness, lambda: render_metrics(pipeline.counters, status, pipeline.ground_truth.counters), publish)
+                  readiness, lambda: render_metrics(pipeline.counters, status, pipeline.ground_truth.counters), publish,
+                  lambda: mirror.fetched_at_s)
     return app

@@ -17,6 +17,7 @@ _HELP = {
     "forwarded": "messages re-keyed to their model's partition",
     "windows_closed": "windows closed by this replica",
     "alerts": "alerts emitted by this replica",
+    "log_resets": "partitions found to be a new log (offsets started again), whose models were re-based",
 }
 _GROUND_TRUTH_HELP = {
     "labels": "label rows read by this replica",
