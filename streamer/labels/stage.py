@@ -51,6 +51,7 @@ TABLE_GROUND_TRUTH = "ground_truth"
 # Window states kept in memory as well as written (the table's value is only current once the
 # batch's writes are applied, after the window may have closed in the same batch).
 WINDOW_CACHE_SIZE = 4096
+MAX_FUTURE_SECONDS = 24 * 3600.0  # as for predictions (streamer.pipeline)
 
 
 def gt_key(*parts: object) -> bytes:
@@ -259,6 +260,9 @@ class GroundTruth:
         for record in records:
             try:
                 labels = parse_labels(record.value, record.timestamp_s, self.settings.max_message_bytes)
+                ahead = max((x.timestamp_s for x in labels), default=now_s) - now_s
+                if ahead > MAX_FUTURE_SECONDS:  # one bad clock must not expire every pending row of its model
+                    raise InvalidEventError(f"label timestamp is {ahead / 3600:.0f} hours ahead of the worker's clock")
             except InvalidEventError as exc:
                 effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
                     str(exc), record.topic, record.partition, record.offset, record.value, now_s)))

@@ -148,8 +148,10 @@ def test_invalid_labels_go_to_dead_letters() -> None:
     harness = Harness()
     harness.process([harness.record(b"{not json", topic=SETTINGS.topic_labels),
                      harness.record({"model": MODEL, "rows": [{"request_id": "a"}]}, topic=SETTINGS.topic_labels)])
+    harness.process([harness.record({"model": MODEL, "request_id": "b", "label": 1, "timestamp": T0 + 5 * 86400},
+                                    topic=SETTINGS.topic_labels)])
     reasons = [orjson.loads(m.value)["error"] for m in harness.on(SETTINGS.topic_dead_letters)]
-    assert len(reasons) == 2 and "label is missing" in reasons[1]
+    assert len(reasons) == 3 and "label is missing" in reasons[1] and "ahead of the worker's clock" in reasons[2]
 
 
 def test_detector_and_performance_policy_come_from_the_config_file(tmp_path: Path) -> None:
