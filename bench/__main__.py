@@ -1,7 +1,8 @@
 """Run every benchmark: ``python -m bench`` prints one report and writes it as JSON.
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
-compared; ``--only detection``, ``--only operations``, ``--only throughput`` or ``--only faust-settings`` runs one part.
+compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
+ground-truth, pending-cost or replicas.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import os
 import platform
 import time
 
-from bench import detection, faust_settings, operations, replicas, throughput
+from bench import detection, faust_settings, ground_truth, operations, pending_cost, replicas, throughput
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
-         "faust-settings": faust_settings.run, "replicas": replicas.run}
+         "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
+         "replicas": replicas.run}
 
 
 def main() -> None:

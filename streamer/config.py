@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from streamer.errors import ConfigError
+from streamer.labels.policy import GroundTruthPolicy, parse_ground_truth
 
 #: CONTRACT 3: where streamer looks for Kafka unless STREAMER_BROKER says otherwise.
 DEFAULT_BROKER = "kafka://127.0.0.1:9092"
@@ -129,6 +130,8 @@ class Settings:
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     default_drift: DriftPolicy = field(default_factory=DriftPolicy)
     model_drift: Mapping[str, DriftPolicy] = field(default_factory=dict)
+    default_ground_truth: GroundTruthPolicy = field(default_factory=GroundTruthPolicy)
+    model_ground_truth: Mapping[str, GroundTruthPolicy] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.window_seconds <= 0:
@@ -174,10 +177,14 @@ class Settings:
     def drift_policy(self, model: str) -> DriftPolicy:
         return self.model_drift.get(model, self.default_drift)
 
+    def ground_truth_policy(self, model: str) -> GroundTruthPolicy:
+        return self.model_ground_truth.get(model, self.default_ground_truth)
+
 
 _SECURITY_KEYS = {f.name for f in fields(KafkaSecurity)}
 _DRIFT_KEYS = {f.name for f in fields(DriftPolicy)}
-_SETTING_KEYS = {f.name: f for f in fields(Settings) if f.name not in ("security", "default_drift", "model_drift")}
+_SETTING_KEYS = {f.name: f for f in fields(Settings) if f.name not in (
+    "security", "default_drift", "model_drift", "default_ground_truth", "model_ground_truth")}
 
 
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
@@ -233,7 +240,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             values[key] = raw
         elif key in _SECURITY_KEYS:
             security[key] = raw
-        elif key not in ("drift", "models"):
+        elif key not in ("drift", "models", "ground_truth"):
             raise ConfigError(f"STREAMER_CONFIG: unknown key {key!r}")
     for key in list(_SETTING_KEYS) + list(_SECURITY_KEYS):
         env_value = env.get(f"STREAMER_{key.upper()}")
@@ -241,7 +248,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             (security if key in _SECURITY_KEYS else values)[key] = env_value
     coerced = {k: _coerce(f"STREAMER_{k.upper()}", v, _SETTING_KEYS[k].type) for k, v in values.items()}
     default_drift = _drift_policy(DriftPolicy(), file_values.get("drift", {}), "drift")
-    model_drift = {}
+    default_ground_truth = parse_ground_truth(GroundTruthPolicy(), file_values.get("ground_truth", {}), "ground_truth")
+    model_drift, model_ground_truth = {}, {}
     models = file_values.get("models", {}) or {}
     if not isinstance(models, dict):
         raise ConfigError("STREAMER_CONFIG: 'models' must map model names to overrides")
@@ -249,14 +257,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overrides = overrides or {}
         if not isinstance(overrides, dict):
             raise ConfigError(f"STREAMER_CONFIG: models.{model} must be a mapping")
-        unknown = set(overrides) - {"drift"}
+        unknown = set(overrides) - {"drift", "ground_truth"}
         if unknown:
-            raise ConfigError(f"STREAMER_CONFIG: models.{model}: unknown keys {sorted(unknown)}; known: ['drift']")
+            raise ConfigError(f"STREAMER_CONFIG: models.{model}: unknown keys {sorted(unknown)}; "
+                              "known: ['drift', 'ground_truth']")
         if "drift" in overrides:
             model_drift[str(model)] = _drift_policy(default_drift, overrides["drift"], f"models.{model}.drift")
+        if "ground_truth" in overrides:
+            model_ground_truth[str(model)] = parse_ground_truth(default_ground_truth, overrides["ground_truth"],
+                                                                f"models.{model}.ground_truth")
     return Settings(
         **coerced,
         security=KafkaSecurity(**{k: (None if v in ("", None) else str(v)) for k, v in security.items()}),  # type: ignore[arg-type]
         default_drift=default_drift,
         model_drift=model_drift,
+        default_ground_truth=default_ground_truth,
+        model_ground_truth=model_ground_truth,
     )

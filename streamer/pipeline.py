@@ -25,6 +25,7 @@ from streamer.events.parse import parse_prediction_message
 from streamer.events.rows import PredictionRows
 from streamer.events.timestamps import format_timestamp
 from streamer.kafka.topics import partition_for_key
+from streamer.labels.stage import GroundTruth
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
@@ -91,6 +92,7 @@ class Plan:
     effects: Effects
     groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = field(default_factory=dict)
     ticks: dict[int, Inbound] = field(default_factory=dict)
+    labels: list[Inbound] = field(default_factory=list)  # label records, for the ground-truth stage
 
 
 @dataclass
@@ -134,6 +136,7 @@ class Pipeline:
         self._refresh_budget_s = -math.inf
         self._position_checked: set[bytes] = set()  # states whose log position was confirmed since assignment
         self._replaced_partitions: set[int] = set()
+        self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -144,6 +147,7 @@ class Pipeline:
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
+        self.ground_truth.forget()
         self._position_checked.clear()
         self._replaced_partitions.clear()
         self._states.clear()
@@ -182,6 +186,9 @@ class Pipeline:
         for record in batch:
             if record.topic == self.settings.topic_ticks:
                 plan.ticks[record.partition] = record
+                continue
+            if record.topic == self.settings.topic_labels:
+                plan.labels.append(record)
                 continue
             self.counters.messages += 1
             rows = self._decode(record, plan.now_s, plan.effects)
@@ -272,6 +279,7 @@ class Pipeline:
         now_s, effects = plan.now_s, plan.effects
         for (partition, key), items in plan.groups.items():
             self._apply(partition, key, items, now_s, effects)
+        self.ground_truth.on_labels(plan.labels, now_s, effects, self._open_starts)
         for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
@@ -332,6 +340,7 @@ class Pipeline:
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
             self.counters.rows_late += late
+            self.ground_truth.on_predictions(fresh, items[-1][0].handle, now_s, effects, self._open_starts)
         self._close_due(partition, key, state, items[-1][0], now_s, effects, write=True)
 
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
@@ -347,6 +356,9 @@ class Pipeline:
             self._status_sent[key] = (now_s, state.events_total, state.late_events)
             status = self.status(state, now_s, self._open_window_summaries(key, state, now_s))
             effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
+
+    def _open_starts(self, model: str, version: str) -> set[float]:
+        return set(self._state(state_key(model, version), model, version).open_windows)
 
     # -- window close --------------------------------------------------------------------------
 
@@ -373,6 +385,7 @@ class Pipeline:
         closed_by = "watermark" if window.end_s + self.rules.allowed_lateness_seconds <= state.watermark_s else "idle"
         summary = summarize(window, reference, self.settings.drift_policy(state.model), model=state.model,
                             version=state.version, reference_source=source, closed_by=closed_by)
+        summary.update(self.ground_truth.window_sections(state.model, state.version, window.start_s))
         if reference is None and window.rows:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
@@ -418,7 +431,7 @@ class Pipeline:
         summaries = [
             {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
                          model=state.model, version=state.version, reference_source=source, closed_by=None),
-             "computed_at": format_timestamp(now_s)}
+             **self.ground_truth.window_sections(state.model, state.version, start), "computed_at": format_timestamp(now_s)}
             for start in starts
         ]
         self._open_summaries[key] = (now_s, starts, summaries)

@@ -29,6 +29,7 @@ from streamer.config import Settings
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
 from streamer.kafka.record_reader import RecordReader
+from streamer.labels.stage import TABLE_GROUND_TRUTH
 from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Effects, Inbound, Pipeline
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.api import Api
@@ -101,8 +102,10 @@ def create_app(settings: Settings) -> StreamerApp:
                        key_type=bytes, value_type=bytes, options=rocksdb)
     index = app.Table(TABLE_INDEX, default=None, partitions=settings.partitions,
                       key_type=bytes, value_type=bytes, options=rocksdb)
-    tables = {TABLE_MODELS: states, TABLE_INDEX: index}
-    source = app.topic(settings.topic_predictions, settings.topic_ticks,
+    ground_truth = app.Table(TABLE_GROUND_TRUTH, default=None, partitions=settings.partitions,
+                             key_type=bytes, value_type=bytes, options=rocksdb)
+    tables = {TABLE_MODELS: states, TABLE_INDEX: index, TABLE_GROUND_TRUTH: ground_truth}
+    source = app.topic(settings.topic_predictions, settings.topic_ticks, settings.topic_labels,
                        key_serializer="raw", value_serializer="raw")
 
     registry = ReferenceRegistry()
@@ -183,6 +186,6 @@ def create_app(settings: Settings) -> StreamerApp:
         await app.producer.send_and_wait(topic, key, value, None, None, None)
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
-                  readiness, lambda: render_metrics(pipeline.counters, status), publish, lambda: mirror.fetched_at_s,
-                  worker=lambda: pipeline.worker_report())
+                  readiness, lambda: render_metrics(pipeline.counters, status, pipeline.ground_truth.counters), publish,
+                  lambda: mirror.fetched_at_s, worker=lambda: pipeline.worker_report())
     return app

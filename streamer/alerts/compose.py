@@ -9,6 +9,7 @@ from typing import Any
 from streamer.alerts.drift import drift_alerts
 from streamer.alerts.errors import error_rate_alerts
 from streamer.alerts.latency import latency_alerts
+from streamer.alerts.performance import ground_truth_alerts
 from streamer.alerts.quality import quality_alerts
 from streamer.alerts.resolved import follow_ups
 from streamer.alerts.rules import Alert, Rule, RuleInput
@@ -22,12 +23,18 @@ def _drift_rule(rule: RuleInput) -> list[Alert]:
     return drift_alerts(rule.summary, rule.created_at_s)
 
 
+def _ground_truth_rule(rule: RuleInput) -> list[Alert]:
+    return ground_truth_alerts(rule.summary, rule.created_at_s)
+
+
 #: The rules run at every window close, in this order (each one module in streamer/alerts/).
-ALERT_RULES: tuple[Rule, ...] = (_drift_rule, latency_alerts, error_rate_alerts, throughput_alerts, quality_alerts)
+ALERT_RULES: tuple[Rule, ...] = (_drift_rule, _ground_truth_rule, latency_alerts, error_rate_alerts,
+                                 throughput_alerts, quality_alerts)
 
 #: The model status an open alert of each kind implies at least (drift kinds set it through the summary).
 STATUS_OF_ALERT = {"latency_high": "critical", "error_rate_high": "critical", "throughput_anomaly": "warning",
-                   "data_quality": "warning"}
+                   "data_quality": "warning", "model_performance_degraded": "critical",
+                   "concept_drift_detected": "critical", "concept_drift_suspected": "warning"}
 _STATUS_ORDER = ("ok", "warning", "critical")
 
 

@@ -11,17 +11,22 @@
 - ``recsys``: goes silent after ``silent_after_s``; its last window is closed by the idle timer, and
   ``data_missing`` follows after ``STREAMER_MISSING_AFTER_SECONDS``.
 - ``ranker``: no reference; takes its first window as the baseline.
+- ``credit``: a labelled reference (performance, calibration); after ``drift_after_s`` its concept drifts:
+  inputs and scores stay the same, but applicants with a moderate debt ratio, whom the model rates safe,
+  default as often as not. Its labels arrive 20 s late: realized accuracy falls once they come, concept drift and
+  degraded performance are alerted; the estimate, which sees only inputs, stays put (as it should).
 
 The operational rules compare with each model's own recent windows, so their incidents start once
 there are a few (``incident_after_s``, default 270 s: four and a half 60 s windows); each is followed
 by a ``resolved`` alert once it clears.
 - malformed messages every few seconds, which land in dead letters.
-Label events follow ``fraud`` and ``churn`` predictions a little later.
+Label events follow ``fraud`` and ``churn`` predictions a little later, ``credit``'s 20 s later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import time
 from typing import Any
@@ -32,6 +37,7 @@ import orjson
 
 from streamer.cli.producer import producer_for
 from streamer.config import Settings, load_settings
+from streamer.performance.reference import ground_truth_section
 from streamer.reference.profile import ReferenceProfile
 
 COUNTRIES = np.array(["DE", "FR", "US", "GB", "IT"])
@@ -101,6 +107,27 @@ def simple_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
             for c, d in zip(rng.poisson(3, n), rng.exponential(30, n), strict=True)]
 
 
+CREDIT_LABEL_DELAY_S = 20.0
+
+
+def credit_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    income = rng.lognormal(8, 0.4, n)
+    debt_ratio = rng.beta(2, 5, n)
+    proba = 1 / (1 + np.exp(-(12 * (debt_ratio - 0.3) - (income - 3000) / 2000)))
+    return [{"features": {"income": round(float(income[i]), 2), "debt_ratio": round(float(debt_ratio[i]), 4)},
+             "prediction": int(proba[i] > 0.5), "prediction_proba": round(float(proba[i]), 4),
+             "latency_ms": round(float(rng.gamma(3, 2)), 2)} for i in range(n)]
+
+
+def credit_label(rng: np.random.Generator, row: dict[str, Any], drifted: bool) -> int:
+    """The outcome: as the model says, until the concept drifts: then applicants with a moderate debt ratio,
+    whom the model rates safe, default as often as not."""
+    p = row["prediction_proba"]
+    if drifted and 0.15 < row["features"]["debt_ratio"] < 0.3:
+        p = 0.6
+    return int(rng.random() < p)
+
+
 def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     rows = [r for r in rows if "features" in r]
     features = {name: [r["features"].get(name) for r in rows] for name in rows[0]["features"]}
@@ -115,8 +142,15 @@ def reference_profiles(rng: np.random.Generator) -> list[ReferenceProfile]:
                "pricing": pricing_rows(rng, 5000, False), "recsys": simple_rows(rng, 5000),
                "payments": payments_rows(rng, 5000, False), "signup": signup_rows(rng, 5000, False),
                "search": simple_rows(rng, 5000)}
-    return [ReferenceProfile.from_columns(model, None, *_columns(rows), source="streamer demo")
-            for model, rows in sources.items()]
+    profiles = [ReferenceProfile.from_columns(model, None, *_columns(rows), source="streamer demo")
+                for model, rows in sources.items()]
+    credit = credit_rows(rng, 5000)
+    features, outputs = _columns(credit)
+    profile = ReferenceProfile.from_columns("credit", None, features, outputs, source="streamer demo (labelled)")
+    profile.ground_truth = ground_truth_section(
+        [credit_label(rng, r, False) for r in credit], outputs["prediction"], outputs["prediction_proba"], features,
+        {n: spec.kind for n, spec in profile.layout().features.items()})
+    return [*profiles, profile]
 
 
 async def run_demo(settings: Settings, rate: float, duration_s: float | None, drift_after_s: float = 30.0,
@@ -128,7 +162,8 @@ async def run_demo(settings: Settings, rate: float, duration_s: float | None, dr
             await producer.send_and_wait(settings.topic_references, profile.to_json(), key=profile.key.encode())
         started = time.monotonic()
         tick_s = 0.2
-        pending_labels: list[tuple[float, bytes, bytes]] = []
+        pending_labels: list[tuple[float, int, bytes, bytes]] = []  # a heap: labels come due in time order
+        order = itertools.count()
         for step in itertools.count():
             elapsed = time.monotonic() - started
             if duration_s is not None and elapsed >= duration_s:
@@ -142,7 +177,8 @@ async def run_demo(settings: Settings, rate: float, duration_s: float | None, dr
                        "pricing": ("2", pricing_rows(rng, per_model, incident)),
                        "ranker": ("1", simple_rows(rng, per_model)),
                        "payments": ("1", payments_rows(rng, per_model, incident_after_s <= elapsed < incident_after_s + 60)),
-                       "signup": ("1", signup_rows(rng, per_model, incident))}
+                       "signup": ("1", signup_rows(rng, per_model, incident)),
+                       "credit": ("1", credit_rows(rng, per_model))}
             if search_n:
                 batches["search"] = ("1", simple_rows(rng, search_n))
             if elapsed < silent_after_s:
@@ -153,12 +189,16 @@ async def run_demo(settings: Settings, rate: float, duration_s: float | None, dr
                     event = {"model": model, "version": version, "timestamp": now, "request_id": request_id, **row}
                     await producer.send(settings.topic_predictions, orjson.dumps(event), key=model.encode())
                     sent += 1
-                    if model in ("fraud", "churn"):
+                    if model in ("fraud", "churn", "credit"):
+                        delay_s = CREDIT_LABEL_DELAY_S if model == "credit" else 5.0
+                        outcome = (credit_label(rng, row, late) if model == "credit"
+                                   else int(rng.random() < row["prediction_proba"]))
                         label = {"model": model, "version": version, "request_id": request_id,
-                                 "label": int(rng.random() < row["prediction_proba"]), "timestamp": now}
-                        pending_labels.append((now + 5.0, model.encode(), orjson.dumps(label)))
+                                 "label": outcome, "timestamp": now + delay_s}
+                        heapq.heappush(pending_labels, (now + delay_s, next(order), model.encode(),
+                                                        orjson.dumps(label)))
             while pending_labels and pending_labels[0][0] <= now:
-                _, key, value = pending_labels.pop(0)
+                _, _, key, value = heapq.heappop(pending_labels)
                 await producer.send(settings.topic_labels, value, key=key)
             if step % 25 == 0:  # every ~5 s: malformed input the worker must survive
                 await producer.send(settings.topic_predictions, b'{"model": "fraud", "features": [1, 2', key=b"fraud")
@@ -179,8 +219,9 @@ def demo(rate: float, duration: float | None, drift_after: float, incident_after
     """Send synthetic prediction and label traffic with scripted incidents."""
     settings = load_settings()
     click.echo(f"demo: {rate:g} events/s to {settings.broker}; models fraud (drifts after {drift_after:g} s), "
-               f"churn (stable), recsys (goes silent), ranker (baseline); after {incident_after:g} s pricing slows down, "
-               "payments fails, search drops, signup loses data quality", err=True)
+               f"churn (stable), recsys (goes silent), ranker (baseline), credit (concept drifts after {drift_after:g} s, "
+               f"labels {CREDIT_LABEL_DELAY_S:g} s late); after {incident_after:g} s pricing slows down, payments fails, "
+               "search drops, signup loses data quality", err=True)
     try:
         sent = asyncio.run(run_demo(settings, rate, duration, drift_after, incident_after_s=incident_after))
         click.echo(f"demo: sent {sent} events", err=True)

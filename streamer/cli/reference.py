@@ -11,6 +11,8 @@ from tqdm import tqdm
 from streamer.cli.files import ColumnRoles, column_values, read_table
 from streamer.cli.producer import publish_messages
 from streamer.config import load_settings
+from streamer.errors import InputFileError
+from streamer.performance.reference import ground_truth_section
 from streamer.reference.profile import ReferenceProfile
 
 
@@ -24,7 +26,16 @@ def build_profile(path: str, model: str, version: str | None, roles: ColumnRoles
         outputs["prediction"] = column_values(table, roles.prediction)
     if roles.proba:
         outputs["prediction_proba"] = column_values(table, roles.proba)
-    return ReferenceProfile.from_columns(model, version, features, outputs, source=Path(path).name)
+    profile = ReferenceProfile.from_columns(model, version, features, outputs, source=Path(path).name)
+    if roles.label:
+        kinds = {n: spec.kind for n, spec in profile.layout().features.items()}
+        try:
+            profile.ground_truth = ground_truth_section(
+                column_values(table, roles.label), outputs.get("prediction"), outputs.get("prediction_proba"),
+                features, kinds)
+        except ValueError as exc:
+            raise InputFileError(f"{path}: {exc}") from exc
+    return profile
 
 
 @click.group("reference")

@@ -28,6 +28,7 @@ import orjson
 
 from streamer.errors import ReferenceProfileError, StateFormatError
 from streamer.events.timestamps import format_timestamp
+from streamer.performance.estimate import Calibration
 from streamer.reference.binning import FINE_QUANTILES, edges_from_sketch, edges_from_values
 from streamer.sketches.categorical import CategoricalSketch, category_of
 from streamer.sketches.numeric import NumericSketch
@@ -71,6 +72,9 @@ class ReferenceProfile:
     features: dict[str, Sketch]
     outputs: dict[str, Sketch]
     mlrun_edges: dict[str, np.ndarray]  # per numeric column, features and outputs alike
+    # From a labelled reference: task, reference performance, calibration, segments
+    # (:mod:`streamer.performance.reference`); None without labels.
+    ground_truth: dict[str, Any] | None = None
     _layout: Layout | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -146,6 +150,7 @@ class ReferenceProfile:
             "created_at": format_timestamp(self.created_at_s), "source": self.source,
             "features": {n: self._column_json(n, s) for n, s in self.features.items()},
             "outputs": {n: self._column_json(n, s) for n, s in self.outputs.items()},
+            **({"ground_truth": self.ground_truth} if self.ground_truth is not None else {}),
         }
 
     def to_json(self) -> bytes:
@@ -161,14 +166,26 @@ class ReferenceProfile:
             columns = {}
             for group in ("features", "outputs"):
                 columns[group] = {n: _column_from_json(n, c, mlrun_edges) for n, c in doc[group].items()}
+            ground_truth = doc.get("ground_truth")
+            if ground_truth is not None:
+                _check_ground_truth(ground_truth)
             return cls(str(doc["model"]), None if doc.get("version") is None else str(doc["version"]),
                        int(doc.get("rows", 0)), time.time(), str(doc.get("source", "")),
-                       columns["features"], columns["outputs"], mlrun_edges)
+                       columns["features"], columns["outputs"], mlrun_edges, ground_truth)
         except ReferenceProfileError:
             raise
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError,
                 StateFormatError) as exc:
             raise ReferenceProfileError(f"malformed reference profile: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_ground_truth(section: Any) -> None:
+    if not isinstance(section, Mapping) or section.get("task") not in ("classification", "regression"):
+        raise ReferenceProfileError("ground_truth.task must be 'classification' or 'regression'")
+    if not isinstance(section.get("performance", {}), Mapping):
+        raise ReferenceProfileError("ground_truth.performance must be an object")
+    if "calibration" in section:
+        Calibration.from_json(section["calibration"])
 
 
 def _column_from_json(name: str, column: Mapping[str, Any], mlrun_edges: dict[str, np.ndarray]) -> Sketch:

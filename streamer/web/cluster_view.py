@@ -47,6 +47,10 @@ class WindowHistory:
             return
         doc = orjson.loads(value)
         history = self.windows.setdefault(_model_key(key, doc), {})
+        if doc.get("update") == "performance":  # labels joined after the close: merge into the window
+            stored = history.get(doc["window_start_s"])
+            merged = {**(orjson.loads(stored) if stored else {}), **{k: v for k, v in doc.items() if k != "update"}}
+            value = orjson.dumps(merged)
         history[doc["window_start_s"]] = value  # a repeat after a restart replaces, not duplicates
         while len(history) > self.limit:
             del history[min(history)]

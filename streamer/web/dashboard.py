@@ -41,7 +41,11 @@ async function detail(model) {
     chart("events per window", windows.map(w => [w.window_start, w.events]), "#1565c0") +
     chart("drifted share of features", windows.map(w => [w.window_start, share(w)]), "#c62828") +
     chart("latency p95 (ms)", windows.map(w => [w.window_start, (w.latency_ms || {}).p95 || 0]), "#6a1b9a") +
-    chart("error rate", windows.map(w => [w.window_start, w.error_rate || 0]), "#ef6c00");
+    chart("error rate", windows.map(w => [w.window_start, w.error_rate || 0]), "#ef6c00") +
+    chart("accuracy from joined labels", windows.filter(w => w.performance && w.performance.accuracy != null)
+      .map(w => [w.window_start, w.performance.accuracy]), "#2e7d32") +
+    chart("accuracy estimated before labels", windows.filter(w => w.performance_estimate)
+      .map(w => [w.window_start, w.performance_estimate.accuracy]), "#0277bd");
 }
 async function refresh() {
   const models = (await (await fetch("/api/v1/models")).json()).models || [];

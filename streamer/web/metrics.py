@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 from streamer.events.dead_letters import DEAD_LETTER_REASONS
+from streamer.labels.stage import GroundTruthCounters
 from streamer.pipeline import PipelineCounters
 from streamer.web.cluster_view import StatusBoard
 
@@ -21,6 +23,14 @@ _HELP = {
     "models_refused": "messages of new models refused past STREAMER_MAX_MODELS (sent to dead-letters)",
     "features_dropped": "new feature names dropped past STREAMER_MAX_FEATURES per window",
 }
+_GROUND_TRUTH_HELP = {
+    "labels": "label rows read by this replica",
+    "labels_joined": "labels joined to their prediction",
+    "labels_expired": "labels that found no prediction within the label TTL",
+    "predictions_expired": "pending predictions whose label did not come within the label TTL",
+    "closed_window_updates": "updates of closed windows' performance as their labels arrived",
+    "concept_drifts": "concept-drift detections",
+}
 STATUS_VALUES = ("ok", "warning", "critical", "baseline", "no_data")
 
 
@@ -28,19 +38,27 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(counters: PipelineCounters, status: StatusBoard) -> str:
+def _counter_lines(counters: Any, help_texts: dict[str, str]) -> list[str]:
+    """``streamer_<field>_total`` for every counter field of a dataclass that has a help text."""
     lines = []
     for field in fields(counters):
-        if field.name == "dead_letter_reasons":
-            continue
-        name = f"streamer_{field.name}_total"
-        lines += [f"# HELP {name} {_HELP[field.name]}", f"# TYPE {name} counter",
-                  f"{name} {getattr(counters, field.name)}"]
+        if field.name in help_texts:
+            name = f"streamer_{field.name}_total"
+            lines += [f"# HELP {name} {help_texts[field.name]}", f"# TYPE {name} counter",
+                      f"{name} {getattr(counters, field.name)}"]
+    return lines
+
+
+def render_metrics(counters: PipelineCounters, status: StatusBoard,
+                   ground_truth: GroundTruthCounters | None = None) -> str:
+    lines = _counter_lines(counters, _HELP)
     lines += ["# HELP streamer_dead_letters_by_reason_total messages rejected to dead-letters, by kind of reason",
               "# TYPE streamer_dead_letters_by_reason_total counter"]
     for reason in DEAD_LETTER_REASONS:
         lines.append(f'streamer_dead_letters_by_reason_total{{reason="{reason}"}} '
                      f"{counters.dead_letter_reasons.get(reason, 0)}")
+    if ground_truth is not None:
+        lines += _counter_lines(ground_truth, _GROUND_TRUTH_HELP)
     lines += ["# HELP streamer_model_events_total accepted rows per model and version (cluster-wide)",
               "# TYPE streamer_model_events_total counter"]
     for (model, version), doc in sorted(status.models.items()):

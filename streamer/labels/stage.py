@@ -1,0 +1,383 @@
+"""Ground truth in the worker: label joins, window performance, the estimate and concept drift, per micro-batch.
+
+The pipeline hands this stage its label records and its accepted prediction rows, and asks it for a
+closing window's ``performance`` sections; the stage returns table writes and messages the pipeline's
+way (:class:`~streamer.pipeline.Effects`), so it runs without Faust in the unit tests. State lives in the
+``ground_truth`` table, one entry per model for the join's metadata, per touched join block
+(:mod:`streamer.labels.join`), per window's performance state and per model's concept monitor; a deleted
+entry is written as empty bytes.
+
+Only models that receive labels are tracked: a model whose reference was built with ``--label``, or,
+without one, from its first label on (predictions before that first label are not kept).
+
+A joined row counts in the window of its prediction's event time. When that window has already closed,
+its new ``performance`` is published as an update on the windows topic (the history merges it into
+the window's summary) and ``model_performance_degraded`` is decided again (the alert id is the same for
+the same window and metric, so a repeat is dropped by consumers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from streamer.alerts.concept import concept_alerts
+from streamer.alerts.performance import ground_truth_alerts
+from streamer.config import Settings
+from streamer.errors import InvalidEventError, StateFormatError
+from streamer.events.dead_letters import dead_letter
+from streamer.events.labels import LabelEvent
+from streamer.events.parse import parse_label_message
+from streamer.events.rows import PredictionRows
+from streamer.events.timestamps import format_timestamp, parse_timestamp
+from streamer.kafka.topics import partition_for_key
+from streamer.labels.join import Joined, JoinStore
+from streamer.performance.concept import ConceptMonitor
+from streamer.performance.degraded import PerformancePolicy
+from streamer.performance.reference import infer_task, positive_class
+from streamer.performance.segments import SegmentSpec, segment_indices
+from streamer.performance.window import WindowPerformance, concept_section
+from streamer.reference.registry import ReferenceRegistry
+from streamer.sketches.categorical import category_of
+from streamer.stats.detectors import BINARY_ONLY, make_detector
+
+TABLE_GROUND_TRUTH = "ground_truth"
+# Window states kept in memory as well as written (the table's value is only current once the
+# batch's writes are applied, after the window may have closed in the same batch).
+WINDOW_CACHE_SIZE = 4096
+MAX_FUTURE_SECONDS = 24 * 3600.0  # as for predictions (streamer.pipeline)
+
+
+def gt_key(*parts: object) -> bytes:
+    return "\x1f".join(map(str, parts)).encode()
+
+
+_LABEL_TYPES = (int, float, str, bool)
+
+
+def _row_label(row: dict[str, Any], model: str, version: str, default_time_s: float) -> LabelEvent:
+    request_id = row.get("request_id")
+    if type(request_id) is int:
+        request_id = str(request_id)
+    if type(request_id) is not str or not request_id:
+        raise InvalidEventError("request_id is missing" if request_id in (None, "") else "request_id must be a string")
+    label = row.get("label")
+    if label is None:
+        raise InvalidEventError("label is missing" if "label" not in row else "label is null")
+    if type(label) not in _LABEL_TYPES:
+        raise InvalidEventError(f"label must be a number, string or boolean, got {type(label).__name__}")
+    value = row.get("timestamp")
+    try:
+        time_s = default_time_s if value is None else parse_timestamp(value)
+    except ValueError as exc:
+        raise InvalidEventError(f"timestamp {exc}") from exc
+    return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=time_s)
+
+
+def parse_labels(payload: bytes, record_timestamp_s: float, max_bytes: int) -> list[LabelEvent]:
+    """The label events of one message, single or batch form (CONTRACT 4.2); one bad row rejects the message.
+
+    >>> [(x.request_id, x.label) for x in parse_labels(b'{"model": "m", "rows": [{"request_id": "a", "label": 1}]}',
+    ...                                                0.0, 1000)]
+    [('a', 1)]
+    """
+    try:
+        message = orjson.loads(payload) if len(payload) <= max_bytes else None
+    except orjson.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict) or "rows" not in message:
+        return [parse_label_message(payload, record_timestamp_s, max_bytes=max_bytes)]
+    # The top-level fields are checked as the single form checks them, then each row on its own.
+    head = parse_label_message(orjson.dumps({**{k: v for k, v in message.items() if k != "rows"},
+                                             "request_id": "-", "label": 0}), record_timestamp_s, max_bytes=max_bytes)
+    rows = message["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidEventError("rows must be a list of objects")
+    defaults = {k: message[k] for k in ("label", "timestamp") if k in message}
+    return [_row_label({**defaults, **row} if defaults else row, head.model, head.version, head.timestamp_s)
+            for row in rows]
+
+
+@dataclass
+class GroundTruthCounters:
+    labels: int = 0
+    labels_joined: int = 0
+    labels_expired: int = 0
+    predictions_expired: int = 0
+    closed_window_updates: int = 0
+    concept_drifts: int = 0
+
+
+class GroundTruth:
+    def __init__(self, settings: Settings, registry: ReferenceRegistry,
+                 load: Callable[[str, bytes], bytes | None]) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.load = load
+        self.counters = GroundTruthCounters()
+        self._joins: dict[str, JoinStore] = {}  # write-through cache of the join entries
+        self._monitors: dict[str, ConceptMonitor] = {}
+        self._windows: dict[str, set[tuple[str, float]]] = {}  # per model: the windows with stored state
+        self._window_cache: OrderedDict[bytes, WindowPerformance] = OrderedDict()
+
+    def forget(self) -> None:
+        self._joins.clear()
+        self._monitors.clear()
+        self._windows.clear()
+        self._window_cache.clear()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _get(self, key: bytes) -> bytes | None:
+        value = self.load(TABLE_GROUND_TRUTH, key)
+        return value or None  # b"" marks a deleted entry
+
+    def _ground_truth(self, model: str, version: str) -> dict[str, Any] | None:
+        profile = self.registry.lookup(model, version)
+        return profile.ground_truth if profile is not None else None
+
+    def _specs(self, ground_truth: dict[str, Any] | None) -> dict[str, SegmentSpec]:
+        specs = (ground_truth or {}).get("segments", {}).get("specs", {})
+        return {n: SegmentSpec.from_json(s) for n, s in specs.items()}
+
+    def _join(self, model: str, create: bool, width: int) -> JoinStore | None:
+        join = self._joins.get(model)
+        if join is None:
+            meta = self._get(gt_key(model, "join"))
+            if meta is not None:
+                blocks = orjson.loads(self._get(gt_key(model, "blocks")) or b"[]")
+                stored = {(k, int(b)): self._get(gt_key(model, "b", k, b)) for k, b in blocks}
+                join = JoinStore.load(meta, {kb: v for kb, v in stored.items() if v is not None})
+            elif create:
+                join = JoinStore(self.settings.window_seconds, self.settings.label_ttl_seconds, width)
+            if join is not None:
+                self._joins[model] = join
+        return join
+
+    def _write(self, key: bytes, value: bytes, handle: Any, effects: Any) -> None:
+        from streamer.pipeline import StateWrite  # the pipeline imports this module
+
+        effects.writes.append(StateWrite(TABLE_GROUND_TRUTH, key, value, handle))
+
+    def _save_join(self, model: str, join: JoinStore, handle: Any, effects: Any) -> None:
+        for (kind, bucket), data in join.take_dirty().items():
+            self._write(gt_key(model, "b", kind, bucket), data or b"", handle, effects)
+        blocks = [[PREDICTIONS_KIND, b] for b in join.predictions] + [[LABELS_KIND, b] for b in join.labels]
+        self._write(gt_key(model, "blocks"), orjson.dumps(blocks), handle, effects)
+        self._write(gt_key(model, "join"), join.meta_bytes(), handle, effects)
+
+    def _stored_window(self, key: bytes) -> WindowPerformance | None:
+        cached = self._window_cache.get(key)
+        if cached is not None:
+            return cached
+        stored = self._get(key)
+        return WindowPerformance.from_bytes(stored) if stored is not None else None
+
+    def _window(self, model: str, version: str, start_s: float, ground_truth: dict[str, Any] | None,
+                labels: list[Any]) -> WindowPerformance:
+        cached = self._window_cache.get(gt_key(model, "w", version, start_s))
+        if cached is not None:
+            return cached
+        stored = self._get(gt_key(model, "w", version, start_s))
+        if stored is not None:
+            try:
+                return WindowPerformance.from_bytes(stored)
+            except StateFormatError:
+                pass  # a changed layout starts fresh
+        if ground_truth is not None:
+            return WindowPerformance.for_reference(ground_truth)
+        classes = sorted({c for c in map(category_of, labels) if c is not None})
+        task = infer_task(labels) if labels else "classification"
+        return WindowPerformance(task, positive_class(classes))
+
+    def _window_keys(self, model: str) -> set[tuple[str, float]]:
+        keys = self._windows.get(model)
+        if keys is None:
+            stored = orjson.loads(self._get(gt_key(model, "windows")) or b"[]")
+            keys = self._windows[model] = {(str(v), float(s)) for v, s in stored}
+        return keys
+
+    def _save_window(self, model: str, version: str, start: float, window: WindowPerformance, handle: Any,
+                     effects: Any) -> None:
+        key = gt_key(model, "w", version, start)
+        self._write(key, window.to_bytes(), handle, effects)
+        self._window_cache[key] = window
+        self._window_cache.move_to_end(key)
+        while len(self._window_cache) > WINDOW_CACHE_SIZE:
+            self._window_cache.popitem(last=False)
+        keys = self._window_keys(model)
+        if (version, start) not in keys:
+            keys.add((version, start))
+            self._write(gt_key(model, "windows"), orjson.dumps(sorted(keys)), handle, effects)
+
+    def _policy(self, model: str) -> PerformancePolicy:
+        return self.settings.ground_truth_policy(model).performance
+
+    def _start(self, time_s: float) -> float:
+        return float(math.floor(time_s / self.settings.window_seconds) * self.settings.window_seconds)
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def on_predictions(self, rows: PredictionRows, handle: Any, now_s: float, effects: Any,
+                       open_starts: Callable[[str, str], set[float]]) -> None:
+        """Accepted prediction rows of one model and version: pending for their labels, scored for the estimate."""
+        ground_truth = self._ground_truth(rows.model, rows.version)
+        specs = self._specs(ground_truth)
+        join = self._join(rows.model, create=ground_truth is not None, width=len(specs))
+        if join is None or not len(rows):
+            return
+        if ground_truth is not None and ground_truth.get("calibration"):
+            starts = np.floor(np.asarray(rows.timestamps_s) / self.settings.window_seconds) * self.settings.window_seconds
+            for start in np.unique(starts).tolist():
+                if start not in open_starts(rows.model, rows.version):
+                    continue  # late rows: the window closed without them
+                part = np.flatnonzero(starts == start).tolist()
+                window = self._window(rows.model, rows.version, start, ground_truth, [])
+                window.update_scored([rows.probas[i] for i in part], [rows.predictions[i] for i in part])
+                self._save_window(rows.model, rows.version, start, window, handle, effects)
+        width = join.segment_width
+        indices = (segment_indices(specs, rows.features) if width == len(specs)
+                   else [(255,) * width] * len(rows))
+        joined = join.add_predictions(rows.version, rows.request_ids, rows.timestamps_s, rows.predictions,
+                                      rows.probas, indices)
+        self._apply_joined(rows.model, joined, handle, now_s, effects, open_starts)
+        self._expire(rows.model, join, handle, effects)
+
+    # -- labels --------------------------------------------------------------------------------
+
+    def on_labels(self, records: list[Any], now_s: float, effects: Any,
+                  open_starts: Callable[[str, str], set[float]]) -> None:
+        from streamer.pipeline import Outbound
+
+        by_model: dict[str, tuple[Any, list[LabelEvent]]] = {}
+        partitions: dict[str, int] = {}
+        for record in records:
+            try:
+                labels = parse_labels(record.value, record.timestamp_s, self.settings.max_message_bytes)
+                ahead = max((x.timestamp_s for x in labels), default=now_s) - now_s
+                if ahead > MAX_FUTURE_SECONDS:  # one bad clock must not expire every pending row of its model
+                    raise InvalidEventError(f"label timestamp is {ahead / 3600:.0f} hours ahead of the worker's clock")
+            except InvalidEventError as exc:
+                effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
+                    str(exc), record.topic, record.partition, record.offset, record.value, now_s)))
+                continue
+            for label in labels:
+                if label.model not in partitions:
+                    partitions[label.model] = partition_for_key(label.model.encode(), self.settings.partitions)
+                if partitions[label.model] != record.partition:
+                    effects.messages.append(Outbound(self.settings.topic_labels, label.model.encode(), orjson.dumps(
+                        {"model": label.model, "version": label.version, "request_id": label.request_id,
+                         "label": label.label, "timestamp": label.timestamp_s})))
+                    continue
+                self.counters.labels += 1
+                by_model.setdefault(label.model, (record.handle, []))[1].append(label)
+        for model, (handle, labels) in by_model.items():
+            ground_truth = self._ground_truth(model, labels[0].version)
+            join = self._join(model, create=True, width=len(self._specs(ground_truth)))
+            assert join is not None
+            joined = join.add_labels([x.request_id for x in labels], [x.label for x in labels],
+                                     [x.timestamp_s for x in labels])
+            self._apply_joined(model, joined, handle, now_s, effects, open_starts)
+            self._expire(model, join, handle, effects)
+
+    # -- joined rows ---------------------------------------------------------------------------
+
+    def _apply_joined(self, model: str, joined: Joined, handle: Any, now_s: float, effects: Any,
+                      open_starts: Callable[[str, str], set[float]]) -> None:
+        if not joined.rows:
+            return
+        from streamer.pipeline import Outbound
+
+        self.counters.labels_joined += joined.rows
+        groups: dict[tuple[str, float], list[int]] = {}
+        starts = (np.floor(np.asarray(joined.times_s) / self.settings.window_seconds)
+                  * self.settings.window_seconds).tolist()
+        for i, (version, start) in enumerate(zip(joined.versions, starts, strict=True)):
+            groups.setdefault((version, float(start)), []).append(i)
+        errors = np.full(joined.rows, np.nan)
+        regression = False
+        for (version, start), part in sorted(groups.items()):
+            ground_truth = self._ground_truth(model, version)
+            labels = [joined.labels[i] for i in part]
+            window = self._window(model, version, start, ground_truth, labels)
+            regression = regression or window.task == "regression"
+            errors[part] = window.update_labelled(labels, [joined.predictions[i] for i in part],
+                                                  [joined.probas[i] for i in part],
+                                                  segment_indices=[joined.segments[i] for i in part])
+            self._save_window(model, version, start, window, handle, effects)
+            if start not in open_starts(model, version):  # closed: publish its grown performance
+                update = self._window_doc(model, version, start, window.sections(
+                    ground_truth, self._policy(model), self.settings.drift_policy(model)))
+                self.counters.closed_window_updates += 1
+                effects.messages.append(Outbound(self.settings.topic_windows, f"{model}\x1f{version}".encode(),
+                                                 orjson.dumps(update)))
+                for alert in ground_truth_alerts(update, now_s):
+                    effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))
+        self._detect(model, joined, errors, handle, now_s, effects, binary_errors=not regression)
+
+    def _window_doc(self, model: str, version: str, start: float, sections: dict[str, Any]) -> dict[str, Any]:
+        end = start + self.settings.window_seconds
+        return {"model": model, "version": version, "window_start": format_timestamp(start),
+                "window_end": format_timestamp(end), "window_start_s": start, "window_end_s": end,
+                "update": "performance", **sections}
+
+    def _detect(self, model: str, joined: Joined, errors: np.ndarray, handle: Any, now_s: float,
+                effects: Any, binary_errors: bool) -> None:
+        from streamer.pipeline import Outbound
+
+        monitor = self._monitors.get(model)
+        if monitor is None:
+            stored = self._get(gt_key(model, "concept"))
+            policy = self.settings.ground_truth_policy(model)
+            name, params = policy.detector, policy.detector_params
+            if name in BINARY_ONLY and not binary_errors:
+                name, params = "adwin", {}  # DDM reads 0/1 errors only
+            monitor = ConceptMonitor.from_bytes(stored) if stored else ConceptMonitor(make_detector(name, params))
+            if monitor.detector.name != name:  # the configuration changed: start afresh
+                monitor = ConceptMonitor(make_detector(name, params))
+            self._monitors[model] = monitor
+        order = np.argsort(joined.label_times_s, kind="stable")  # the order the truth became known
+        events = monitor.update(errors[order], np.asarray(joined.times_s)[order])
+        for event in events:
+            self.counters.concept_drifts += 1
+            version = joined.versions[int(order[-1])]
+            start = self._start(event["detected_at_s"])
+            doc = self._window_doc(model, version, start, {"concept": concept_section(
+                [event], monitor.warning, monitor.detector.name)})
+            for alert in concept_alerts(doc, now_s):
+                effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))
+        self._write(gt_key(model, "concept"), monitor.to_bytes(), handle, effects)
+
+    def _expire(self, model: str, join: JoinStore, handle: Any, effects: Any) -> None:
+        expired_predictions, expired_labels = join.expire()
+        self.counters.predictions_expired += expired_predictions
+        self.counters.labels_expired += expired_labels
+        self._save_join(model, join, handle, effects)
+        # A window's state is kept while labels may still come for it: its end plus the TTL.
+        keys = self._window_keys(model)
+        old = {(v, s) for v, s in keys if s + self.settings.window_seconds + self.settings.label_ttl_seconds < join.clock_s}
+        if old:
+            for version, start in old:
+                self._write(gt_key(model, "w", version, start), b"", handle, effects)
+                self._window_cache.pop(gt_key(model, "w", version, start), None)
+            keys -= old
+            self._write(gt_key(model, "windows"), orjson.dumps(sorted(keys)), handle, effects)
+
+    # -- window close --------------------------------------------------------------------------
+
+    def window_sections(self, model: str, version: str, start_s: float) -> dict[str, Any]:
+        """The ``performance`` and ``performance_estimate`` sections of a window (open or closing), if any."""
+        window = self._stored_window(gt_key(model, "w", version, float(start_s)))
+        if window is None:
+            return {}
+        return window.sections(self._ground_truth(model, version), self._policy(model),
+                               self.settings.drift_policy(model))
+
+
+PREDICTIONS_KIND, LABELS_KIND = "p", "l"
