@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import orjson
 
+from streamer.batch import Inbound
 from streamer.config import Settings
 from streamer.kafka.topics import partition_for_key
 from streamer.performance.reference import ground_truth_section
-from streamer.pipeline import Inbound, Pipeline
+from streamer.pipeline import Pipeline
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 

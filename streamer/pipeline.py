@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ import orjson
 from streamer.alerts.compose import open_alerts, window_alerts, worst_status
 from streamer.alerts.missing import check_return, check_silence
 from streamer.alerts.rules import Alert
+from streamer.batch import Effects, Inbound, Outbound, PipelineCounters, Plan, StateWrite, state_key
 from streamer.config import Settings
 from streamer.errors import InvalidEventError
 from streamer.events.dead_letters import dead_letter, dead_letter_reason
@@ -30,6 +31,7 @@ from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
+from streamer.windows.positions import LogPositions
 from streamer.windows.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -48,71 +50,6 @@ OPEN_WINDOW_REFRESH_SECONDS = 5.0
 OPEN_WINDOW_REFRESHES_PER_SECOND = 20
 TABLE_MODELS = "model_state"
 TABLE_INDEX = "partition_models"
-
-
-@dataclass
-class Inbound:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    timestamp_s: float
-    handle: Any = None  # the Faust event; table writes happen under it
-
-
-@dataclass
-class Outbound:
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None
-
-
-@dataclass
-class StateWrite:
-    table: str
-    key: bytes
-    value: bytes
-    handle: Any
-
-
-@dataclass
-class Effects:
-    writes: list[StateWrite] = field(default_factory=list)
-    messages: list[Outbound] = field(default_factory=list)
-
-
-@dataclass
-class Plan:
-    """A decoded micro-batch: prediction records grouped by (partition, model state key), and ticks."""
-
-    batch: list[Inbound]
-    now_s: float
-    effects: Effects
-    groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = field(default_factory=dict)
-    ticks: dict[int, Inbound] = field(default_factory=dict)
-    labels: list[Inbound] = field(default_factory=list)  # label records, for the ground-truth stage
-
-
-@dataclass
-class PipelineCounters:
-    messages: int = 0
-    rows_accepted: int = 0
-    rows_late: int = 0
-    rows_duplicate: int = 0
-    dead_letters: int = 0
-    forwarded: int = 0
-    windows_closed: int = 0
-    alerts: int = 0
-    log_resets: int = 0
-    models_refused: int = 0  # messages of new models past STREAMER_MAX_MODELS (also dead letters)
-    features_dropped: int = 0  # new feature names past a window's limit, in closed windows
-    dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # bounded labels: dead_letter_reason()
-
-
-def state_key(model: str, version: str) -> bytes:
-    return f"{model}\x1f{version}".encode()
 
 
 class Pipeline:
@@ -134,8 +71,7 @@ class Pipeline:
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
         self._refresh_budget_s = -math.inf
-        self._position_checked: set[bytes] = set()  # states whose log position was confirmed since assignment
-        self._replaced_partitions: set[int] = set()
+        self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
 
     def worker_report(self) -> dict[str, Any]:
@@ -148,8 +84,7 @@ class Pipeline:
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
         self.ground_truth.forget()
-        self._position_checked.clear()
-        self._replaced_partitions.clear()
+        self.positions.forget()
         self._states.clear()
         self._indexes.clear()
         self._open_summaries.clear()
@@ -174,9 +109,9 @@ class Pipeline:
     # -- the batch -----------------------------------------------------------------------------
 
     def process(self, batch: list[Inbound]) -> Effects:
-        """The whole micro-batch, when no record has to be looked up in the log (see :meth:`settle`)."""
+        """The whole micro-batch, when no record has to be looked up in the log (``LogPositions.settle``)."""
         plan = self.plan(batch)
-        self.settle(plan, {})
+        self.positions.settle(plan, {})
         return self.apply(plan)
 
     def plan(self, batch: list[Inbound]) -> Plan:
@@ -218,59 +153,6 @@ class Pipeline:
         admitted = len(index) + arriving.get(partition, 0) < max(1, -(-self.settings.max_models // self.settings.partitions))
         arriving[partition] = arriving.get(partition, 0) + admitted
         return admitted
-
-    # -- redelivery or a replaced log? ---------------------------------------------------------
-
-    def _doubts(self, plan: Plan) -> list[tuple[bytes, int, int, RecordMark | None]]:
-        """States that would skip records of this batch as applied, not yet confirmed since assignment.
-
-        Each is ``(key, partition, offset, mark)``: the last record the state applied in that partition.
-        """
-        doubts = []
-        for (partition, key), items in plan.groups.items():
-            if key in self._position_checked:
-                continue
-            position = self._state(key, items[0][1].model, items[0][1].version).position(partition)
-            if position is None or items[0][0].offset > position[0]:
-                self._position_checked.add(key)  # nothing would be skipped: new records only
-            else:
-                doubts.append((key, partition, *position))
-        return doubts
-
-    def lookups(self, plan: Plan) -> list[tuple[int, int]]:
-        """(partition, offset) of the records :meth:`settle` needs from the log: not in the batch itself."""
-        in_batch = {(r.partition, r.offset) for r in plan.batch}
-        return sorted({(p, o) for _, p, o, _ in self._doubts(plan) if (p, o) not in in_batch})
-
-    def settle(self, plan: Plan, found: Mapping[tuple[int, int], RecordMark | None]) -> None:
-        """Confirm or re-base each state whose stored offsets cover records of this batch.
-
-        A state remembers the mark of the last record it applied. If that record is still at its
-        offset (in this batch, or in ``found``: records looked up in the log, None where the log has
-        none), the batch is a redelivery and the state skips what it applied. If the log holds no
-        such record, or another one, the log was replaced (a new broker or cluster, a recreated
-        topic) and its offsets started again: the state forgets its position in that partition and
-        counts every record. A doubt that could not be looked up counts as a redelivery.
-        """
-        in_batch = {(r.partition, r.offset): r for r in plan.batch}
-        for key, partition, offset, mark in self._doubts(plan):
-            self._position_checked.add(key)
-            record = in_batch.get((partition, offset))
-            if record is not None:
-                current: RecordMark | None = RecordMark.of(record.value, record.timestamp_s)
-            elif (partition, offset) in found:
-                current = found[(partition, offset)]
-            else:
-                continue
-            if current is not None and (mark is None or current == mark):
-                continue
-            self._states[key].rebase(partition)
-            if partition not in self._replaced_partitions:
-                self._replaced_partitions.add(partition)
-                self.counters.log_resets += 1
-                log.warning("partition %d of %s is a new log (its offsets started again: new broker, cluster or "
-                            "topic); models on it forget their old offsets and count every new record",
-                            partition, self.settings.topic_predictions)
 
     # -- applying the batch --------------------------------------------------------------------
 

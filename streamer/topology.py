@@ -25,12 +25,13 @@ import faust
 from faust.streams import _current_event  # internal: pinned faust-streaming version, covered by tests
 from faust.web.base import BlueprintManager
 
+from streamer.batch import Effects, Inbound
 from streamer.config import Settings
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
 from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
-from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Effects, Inbound, Pipeline
+from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Pipeline
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.api import Api
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
@@ -140,8 +141,8 @@ def create_app(settings: Settings) -> StreamerApp:
             batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
                              e.message.value, e.message.timestamp, e) for e in events]
             plan = pipeline.plan(batch)
-            lookups = pipeline.lookups(plan)  # redelivered, or is the log a new one? (Pipeline.settle)
-            pipeline.settle(plan, await reader.marks(settings.topic_predictions, lookups) if lookups else {})
+            lookups = pipeline.positions.lookups(plan)  # redelivered, or is the log a new one?
+            pipeline.positions.settle(plan, await reader.marks(settings.topic_predictions, lookups) if lookups else {})
             await send(pipeline.apply(plan))
 
     @app.timer(interval=TICK_INTERVAL_SECONDS)

@@ -2,7 +2,7 @@
 
 The pipeline hands this stage its label records and its accepted prediction rows, and asks it for a
 closing window's ``performance`` sections; the stage returns table writes and messages the pipeline's
-way (:class:`~streamer.pipeline.Effects`), so it runs without Faust in the unit tests. State lives in the
+way (:class:`~streamer.batch.Effects`), so it runs without Faust in the unit tests. State lives in the
 ``ground_truth`` table, one entry per model for the join's metadata, per touched join block
 (:mod:`streamer.labels.join`), per window's performance state and per model's concept monitor; a deleted
 entry is written as empty bytes.
@@ -29,6 +29,7 @@ import orjson
 
 from streamer.alerts.concept import concept_alerts
 from streamer.alerts.performance import ground_truth_alerts
+from streamer.batch import Outbound, StateWrite
 from streamer.config import Settings
 from streamer.errors import InvalidEventError, StateFormatError
 from streamer.events.dead_letters import dead_letter
@@ -161,7 +162,6 @@ class GroundTruth:
         return join
 
     def _write(self, key: bytes, value: bytes, handle: Any, effects: Any) -> None:
-        from streamer.pipeline import StateWrite  # the pipeline imports this module
 
         effects.writes.append(StateWrite(TABLE_GROUND_TRUTH, key, value, handle))
 
@@ -253,7 +253,6 @@ class GroundTruth:
 
     def on_labels(self, records: list[Any], now_s: float, effects: Any,
                   open_starts: Callable[[str, str], set[float]]) -> None:
-        from streamer.pipeline import Outbound
 
         by_model: dict[str, tuple[Any, list[LabelEvent]]] = {}
         partitions: dict[str, int] = {}
@@ -292,7 +291,6 @@ class GroundTruth:
                       open_starts: Callable[[str, str], set[float]]) -> None:
         if not joined.rows:
             return
-        from streamer.pipeline import Outbound
 
         self.counters.labels_joined += joined.rows
         groups: dict[tuple[str, float], list[int]] = {}
@@ -329,7 +327,6 @@ class GroundTruth:
 
     def _detect(self, model: str, joined: Joined, errors: np.ndarray, handle: Any, now_s: float,
                 effects: Any, binary_errors: bool) -> None:
-        from streamer.pipeline import Outbound
 
         monitor = self._monitors.get(model)
         if monitor is None:

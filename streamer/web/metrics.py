@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from streamer.batch import PipelineCounters
 from streamer.events.dead_letters import DEAD_LETTER_REASONS
 from streamer.labels.stage import GroundTruthCounters
-from streamer.pipeline import PipelineCounters
 from streamer.web.cluster_view import StatusBoard
 
 _HELP = {

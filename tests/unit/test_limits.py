@@ -6,8 +6,9 @@ import dataclasses
 
 import orjson
 
+from streamer.batch import Inbound
 from streamer.kafka.topics import partition_for_key
-from streamer.pipeline import Inbound, Pipeline
+from streamer.pipeline import Pipeline
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.cluster_view import StatusBoard
 from streamer.web.metrics import render_metrics

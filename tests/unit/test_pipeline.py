@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from streamer.batch import Effects, Inbound, Outbound, state_key
 from streamer.config import Settings
 from streamer.kafka.topics import partition_for_key
-from streamer.pipeline import TABLE_MODELS, Effects, Inbound, Outbound, Pipeline, state_key
+from streamer.pipeline import TABLE_MODELS, Pipeline
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.model_state import RecordMark
@@ -209,8 +210,8 @@ def test_a_replaced_log_shorter_than_the_old_one_is_recognised_by_a_lookup():
     restarted = restarted_on_a_new_log(h)
     fresh = [restarted.record(event(T0 + 20 + i, 0.0)) for i in range(3)]  # offsets 0..2; 9 was applied
     plan = restarted.pipeline.plan(fresh)
-    assert restarted.pipeline.lookups(plan) == [(PARTITION, 9)]
-    restarted.pipeline.settle(plan, {(PARTITION, 9): None})  # the log has no record at offset 9
+    assert restarted.pipeline.positions.lookups(plan) == [(PARTITION, 9)]
+    restarted.pipeline.positions.settle(plan, {(PARTITION, 9): None})  # the log has no record at offset 9
     restarted.pipeline.apply(plan)
     assert restarted.pipeline.counters.rows_accepted == 3 and restarted.pipeline.counters.log_resets == 1
 
@@ -221,12 +222,12 @@ def test_a_lookup_that_finds_the_applied_record_confirms_a_redelivery():
     h.process(records)
     restarted = Harness(store=h.store, clock_s=h.now + 1.0)
     plan = restarted.pipeline.plan(records[:4])  # redelivered from the committed offset; 9 is not in the batch
-    assert restarted.pipeline.lookups(plan) == [(PARTITION, 9)]
-    restarted.pipeline.settle(plan, {(PARTITION, 9): RecordMark.of(records[9].value, records[9].timestamp_s)})
+    assert restarted.pipeline.positions.lookups(plan) == [(PARTITION, 9)]
+    restarted.pipeline.positions.settle(plan, {(PARTITION, 9): RecordMark.of(records[9].value, records[9].timestamp_s)})
     restarted.pipeline.apply(plan)
     assert restarted.pipeline.counters.rows_duplicate == 4 and restarted.pipeline.counters.log_resets == 0
     # Once confirmed, later batches need no lookup.
-    assert restarted.pipeline.lookups(restarted.pipeline.plan(records[4:6])) == []
+    assert restarted.pipeline.positions.lookups(restarted.pipeline.plan(records[4:6])) == []
 
 
 def test_the_same_bytes_produced_again_at_another_time_are_a_new_log():

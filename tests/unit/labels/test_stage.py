@@ -174,8 +174,8 @@ def test_detector_and_performance_policy_come_from_the_config_file(tmp_path: Pat
 
 
 def test_ground_truth_counters_are_exposed_as_metrics() -> None:
+    from streamer.batch import PipelineCounters
     from streamer.labels.stage import GroundTruthCounters
-    from streamer.pipeline import PipelineCounters
     from streamer.web.cluster_view import StatusBoard
     from streamer.web.metrics import render_metrics
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from streamer.alerts.alert import make_alert
-from streamer.pipeline import PipelineCounters
+from streamer.batch import PipelineCounters
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.api import Api
