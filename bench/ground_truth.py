@@ -41,8 +41,6 @@ Run alone: ``python -m bench.ground_truth``.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from typing import Any
 
@@ -228,14 +226,3 @@ def run(out: dict) -> str:
     elapsed = time.perf_counter() - started
     out["ground_truth"] = {"seed": SEED, **result, "runtime_s": round(elapsed, 2)}
     return f"{format_tables(result)}\n\nground-truth benchmark runtime: {elapsed:.1f} s"
-
-
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    out: dict = {}
-    table = run(out)
-    print(json.dumps(out, indent=2) if "--json" in argv else table)
-
-
-if __name__ == "__main__":
-    main()

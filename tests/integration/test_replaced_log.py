@@ -30,17 +30,23 @@ def stop_worker(dep: Deployment) -> None:
     process.wait(60)
 
 
+def count_first_events(dep: Deployment, names: list[str]) -> str:
+    """A worker on the data dir ``disk`` that has counted 300 events of each model; its URL."""
+    url = dep.start_worker("disk")
+    dep.produce("STREAMER_TOPIC_PREDICTIONS",
+                [e for i, n in enumerate(names) for e in events(n, range(0, 3), 100, seed=i)])
+    wait_until(lambda: all(models(url).get(n, {}).get("events_total") == 300 for n in names), 90,
+               "the first 300 events of every model")
+    return url
+
+
 def test_a_worker_restarted_on_a_fresh_broker_counts_every_new_event(tmp_path: Path) -> None:
     port = free_port()
     first_broker = start_broker(port, str(tmp_path / "broker-1.log"))
     dep = new_deployment(Broker(port, first_broker), tmp_path)
     names = [f"n{i}" for i in range(3)]
     try:
-        url = dep.start_worker("disk")
-        dep.produce("STREAMER_TOPIC_PREDICTIONS",
-                    [e for i, n in enumerate(names) for e in events(n, range(0, 3), 100, seed=i)])
-        wait_until(lambda: all(models(url).get(n, {}).get("events_total") == 300 for n in names), 90,
-                   "the first 300 events of every model")
+        count_first_events(dep, names)
         stop_worker(dep)
         first_broker.terminate()
         first_broker.wait(10)
@@ -71,11 +77,7 @@ def test_sigkill_and_restart_on_the_same_disk_skips_exactly_the_redelivered_even
     dep = new_deployment(broker, tmp_path)
     names = [f"k{i}" for i in range(3)]
     try:
-        url = dep.start_worker("disk")
-        dep.produce("STREAMER_TOPIC_PREDICTIONS",
-                    [e for i, n in enumerate(names) for e in events(n, range(0, 3), 100, seed=i)])
-        wait_until(lambda: all(models(url).get(n, {}).get("events_total") == 300 for n in names), 90,
-                   "the first 300 events of every model")
+        count_first_events(dep, names)
         process, _ = dep.workers.pop()
         process.send_signal(signal.SIGKILL)
         process.wait(10)
