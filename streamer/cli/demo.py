@@ -11,10 +11,11 @@
 - ``recsys``: goes silent after ``silent_after_s``; its last window is closed by the idle timer, and
   ``data_missing`` follows after ``STREAMER_MISSING_AFTER_SECONDS``.
 - ``ranker``: no reference; takes its first window as the baseline.
-- ``credit``: a labelled reference (performance, calibration); after ``drift_after_s`` its concept drifts:
-  inputs and scores stay the same, but applicants with a moderate debt ratio, whom the model rates safe,
-  default as often as not. Its labels arrive 20 s late: realized accuracy falls once they come, concept drift and
-  degraded performance are alerted; the estimate, which sees only inputs, stays put (as it should).
+- ``credit``: a labelled reference (performance, calibration); after ``drift_after_s`` its concept drifts
+  (applicants with a moderate debt ratio, whom the model rates safe, default as often as not) and its
+  applicants crowd around the decision boundary. Its labels arrive 20 s late: the estimate before labels
+  falls at once (the scores are less sure), realized accuracy falls further once the labels come, and
+  concept drift and degraded performance are alerted.
 
 The operational rules compare with each model's own recent windows, so their incidents start once
 there are a few (``incident_after_s``, default 270 s: four and a half 60 s windows); each is followed
@@ -110,9 +111,11 @@ def simple_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
 CREDIT_LABEL_DELAY_S = 20.0
 
 
-def credit_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+def credit_rows(rng: np.random.Generator, n: int, drifted: bool = False) -> list[dict[str, Any]]:
+    """Applicants; once ``drifted``, their debt ratios crowd around the model's decision boundary (same mean,
+    a third of the spread), where it is least sure: the estimate before labels falls with the realized accuracy."""
     income = rng.lognormal(8, 0.4, n)
-    debt_ratio = rng.beta(2, 5, n)
+    debt_ratio = rng.beta(12, 28, n) if drifted else rng.beta(2, 5, n)
     proba = 1 / (1 + np.exp(-(12 * (debt_ratio - 0.3) - (income - 3000) / 2000)))
     return [{"features": {"income": round(float(income[i]), 2), "debt_ratio": round(float(debt_ratio[i]), 4)},
              "prediction": int(proba[i] > 0.5), "prediction_proba": round(float(proba[i]), 4),
@@ -178,7 +181,7 @@ async def run_demo(settings: Settings, rate: float, duration_s: float | None, dr
                        "ranker": ("1", simple_rows(rng, per_model)),
                        "payments": ("1", payments_rows(rng, per_model, incident_after_s <= elapsed < incident_after_s + 60)),
                        "signup": ("1", signup_rows(rng, per_model, incident)),
-                       "credit": ("1", credit_rows(rng, per_model))}
+                       "credit": ("1", credit_rows(rng, per_model, late))}
             if search_n:
                 batches["search"] = ("1", simple_rows(rng, search_n))
             if elapsed < silent_after_s:
