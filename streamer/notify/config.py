@@ -75,10 +75,10 @@ def _no_plain_secret(name: str) -> Any:
 
 
 class _Channel(_Strict):
-    timeout_seconds: float = Field(10.0, gt=0, description="per delivery attempt")
-    max_attempts: int = Field(8, ge=1)
-    initial_backoff_seconds: float = Field(1.0, gt=0)
-    max_backoff_seconds: float = Field(300.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0, description="per delivery attempt")
+    max_attempts: int = Field(default=8, ge=1)
+    initial_backoff_seconds: float = Field(default=1.0, gt=0)
+    max_backoff_seconds: float = Field(default=300.0, gt=0)
 
 
 class SlackChannel(_Channel):
@@ -104,7 +104,7 @@ class WebhookChannel(_Channel):
 class EmailChannel(_Channel):
     type: Literal["email"]
     host: str
-    port: int = Field(587, ge=1, le=65535)
+    port: int = Field(default=587, ge=1, le=65535)
     starttls: bool = True
     ssl: bool = False  # implicit TLS (port 465)
     ca_file: str | None = None  # trust this CA bundle (a private relay's certificate)
@@ -145,9 +145,9 @@ CHANNEL_TYPES: dict[str, type[_Channel]] = {
 class Route(_Strict):
     kinds: list[Kind] = Field(min_length=1)
     channels: list[str] = Field(min_length=1)
-    cooldown_seconds: float = Field(3600.0, ge=0)
-    min_occurrences: int = Field(1, ge=1)
-    within_windows: int = Field(1, ge=1)
+    cooldown_seconds: float = Field(default=3600.0, ge=0)
+    min_occurrences: int = Field(default=1, ge=1)
+    within_windows: int = Field(default=1, ge=1)
     min_severity: Severity = "info"
 
     @model_validator(mode="after")
@@ -160,10 +160,10 @@ class Route(_Strict):
 class Retrain(_Strict):
     kinds: list[Kind] = Field(default_factory=lambda: ["data_drift_detected", "model_performance_degraded"],
                               min_length=1)
-    min_occurrences: int = Field(2, ge=1)
-    within_windows: int = Field(3, ge=1)
+    min_occurrences: int = Field(default=2, ge=1)
+    within_windows: int = Field(default=3, ge=1)
     channel: str | None = None
-    cooldown_seconds: float = Field(86400.0, ge=0)
+    cooldown_seconds: float = Field(default=86400.0, ge=0)
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -176,11 +176,11 @@ class Retrain(_Strict):
 class RetrainOverride(_Strict):
     """A model's changes to the global retrain policy; unset fields keep the global value."""
 
-    kinds: list[Kind] | None = Field(None, min_length=1)
-    min_occurrences: int | None = Field(None, ge=1)
-    within_windows: int | None = Field(None, ge=1)
+    kinds: list[Kind] | None = Field(default=None, min_length=1)
+    min_occurrences: int | None = Field(default=None, ge=1)
+    within_windows: int | None = Field(default=None, ge=1)
     channel: str | None = None
-    cooldown_seconds: float | None = Field(None, ge=0)
+    cooldown_seconds: float | None = Field(default=None, ge=0)
     enabled: bool | None = None
 
 
@@ -191,6 +191,9 @@ class Alerting(_Strict):
     routes: list[Route] = Field(default_factory=list)
     retrain: Retrain | None = None
     dashboard_url: str | None = None  # base of the dashboard links; default the worker's own address
+    # Alerts older than this when the notifier first reads them (a new deployment reading a week of
+    # alerts topic) are recorded but not notified.
+    max_alert_age_seconds: float = Field(default=3600.0, gt=0)
 
     def severity_of(self, alert: Mapping[str, Any]) -> str:
         return self.severity.get(alert["kind"], alert.get("severity") or "info")

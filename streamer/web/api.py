@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from streamer.errors import ReferenceProfileError
+from streamer.notify.log import NotificationLog
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
@@ -54,6 +55,7 @@ class Api:
     readiness: Callable[[], list[str]]  # reasons not to be ready; empty when ready
     metrics: Callable[[], str]
     publish: Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
+    notifications: NotificationLog | None = None
 
     def register(self, app: web.Application) -> None:
         app.middlewares.append(self._errors_and_auth)
@@ -68,6 +70,7 @@ class Api:
         router.add_get("/api/v1/models/{model}/reference", self.get_reference)
         router.add_put("/api/v1/models/{model}/reference", self.put_reference)
         router.add_get("/api/v1/alerts", self.list_alerts)
+        router.add_get("/api/v1/notifications", self.list_notifications)
 
     @web.middleware
     async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
@@ -141,8 +144,23 @@ class Api:
         return json_response({"windows": self.history.newest(doc["model"], doc["version"], _limit(request))})
 
     async def list_alerts(self, request: web.Request) -> web.Response:
-        found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request))
+        """Recent alerts; ``open=true`` keeps those not yet resolved; each says where it was delivered."""
+        only_open = request.query.get("open", "false").lower()
+        if only_open not in ("true", "false", "1", "0"):
+            return error(400, "open must be true or false")
+        found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request),
+                                  only_open=only_open in ("true", "1"))
+        if self.notifications is not None:
+            found = [{**alert, "deliveries": self.notifications.deliveries_of(alert["id"])} for alert in found]
         return json_response({"alerts": found})
+
+    async def list_notifications(self, request: web.Request) -> web.Response:
+        """Recent delivery outcomes, deliveries waiting for a retry, failures and a summary per channel."""
+        if self.notifications is None:
+            return error(404, "notifications are not kept by this worker")
+        query = request.query
+        return json_response(self.notifications.query(_limit(request), query.get("status"), query.get("channel"),
+                                                      query.get("model")))
 
     async def get_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
