@@ -109,12 +109,12 @@ def add_notifier(app: Any, settings: Settings, table_options: dict[str, Any]) ->
             await session.close()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def on_assigned(sender: Any, **kwargs: Any) -> None:
+    async def on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
         notifier.forget()
         generation[0] += 1
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, **kwargs: Any) -> None:
+    async def on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         notifier.forget()
 
     return NotifierParts(notifier, queue)
