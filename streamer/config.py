@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from streamer.errors import ConfigError
-from streamer.notify.config import NotifyConfig, parse_notify
+from streamer.notify.config import NotifyConfig
+from streamer.notify.parse import parse_notify
 
 #: CONTRACT 3: where streamer looks for Kafka unless STREAMER_BROKER says otherwise.
 DEFAULT_BROKER = "kafka://127.0.0.1:9092"

@@ -172,3 +172,15 @@ def test_config_check_exits_0_for_a_good_file_and_1_listing_every_mistake(tmp_pa
     assert result.returncode == 1
     assert "5 mistakes" in result.stderr and "Traceback" not in result.stderr
     assert result.stderr.count("\n  ") == 5
+
+
+def test_a_worker_given_a_bad_file_does_not_start_and_lists_every_mistake(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(FIVE_MISTAKES)
+    result = subprocess.run([sys.executable, "-m", "streamer.cli.main", "worker"], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "STREAMER_CONFIG": str(bad),
+                                 "STREAMER_BROKER": "kafka://127.0.0.1:1", "STREAMER_DATA_DIR": str(tmp_path)},
+                            timeout=60)
+    assert result.returncode == 1
+    assert "5 mistakes" in result.stderr and result.stderr.count("\n  ") == 5
+    assert "Traceback" not in result.stderr and "plain-text-secret" not in result.stderr

@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 
 from streamer.notify.channels import ChannelSender
-from streamer.notify.config import parse_notify
 from streamer.notify.messages import (
     cloud_event,
     email_message,
@@ -20,6 +19,7 @@ from streamer.notify.messages import (
     url_template,
     verify_signature,
 )
+from streamer.notify.parse import parse_notify
 
 ALERT = {
     "id": "5f1c00", "kind": "data_drift_detected", "severity": "critical", "model": "fraud", "version": "3",

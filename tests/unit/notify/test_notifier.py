@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 
 from streamer.errors import NotificationError
-from streamer.notify.config import parse_notify
 from streamer.notify.delivery import Delivery, DeliveryQueue, RetryRule
 from streamer.notify.notifier import Notifier, NotifyState
+from streamer.notify.parse import parse_notify
 from tests.unit.notify.test_policy import alert
 
 CONFIG, PROBLEMS = parse_notify({
