@@ -112,6 +112,10 @@ class DeliveryQueue:
         self._push(delivery, self.clock())
         return True
 
+    def cancel(self, delivery_id: str) -> None:
+        """Forget a queued delivery already reported done (by an earlier run, before a restart)."""
+        self.queued.pop(delivery_id, None)
+
     def drop(self, keep: Callable[[Delivery], bool]) -> None:
         """Forget queued deliveries ``keep`` rejects (their partition went to another replica)."""
         for key, delivery in list(self.queued.items()):

@@ -62,6 +62,7 @@ class NotifyEffects:
     publish: list[dict[str, Any]] = field(default_factory=list)  # retrain_requested alerts
     write: tuple[bytes, bytes] | None = None  # (table key, value)
     deliveries: list[Delivery] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)  # delivery ids reported done: not to be sent again
 
 
 @dataclass
@@ -133,11 +134,14 @@ class Notifier:
         delivery = state.pending.get(key)
         if delivery is None:
             return NotifyEffects()
+        effects = NotifyEffects()
         if record.get("status") in ("delivered", "failed"):
             del state.pending[key]
+            effects.finished.append(key)
         else:
             delivery.attempts = max(delivery.attempts, int(record.get("attempts") or 0))
-        return NotifyEffects(write=(record["model"].encode(), state.to_bytes()))
+        effects.write = (record["model"].encode(), state.to_bytes())
+        return effects
 
     def pending_in(self, items: Callable[[], Any], owns: Callable[[str], bool]) -> list[Delivery]:
         """Pending deliveries of the table's entries (``items()``: key, value pairs) for owned models."""

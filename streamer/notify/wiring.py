@@ -80,6 +80,8 @@ def add_notifier(app: Any, settings: Settings, table_options: dict[str, Any]) ->
                 table[effects.write[0]] = effects.write[1]
             for delivery in effects.deliveries:
                 queue.submit(delivery)
+            for finished in effects.finished:
+                queue.cancel(finished)
 
     def owned() -> Callable[[str], bool]:
         partitions = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_alerts}

@@ -47,7 +47,7 @@ def test_a_delivery_stays_pending_until_its_outcome_and_survives_a_restart():
     # The redelivered alert decides nothing new.
     assert apply(second, table, "alerts", alert("data_drift_detected", 0)).deliveries == []
     outcome = {"alert_id": pending[0].alert["id"], "model": "fraud", "channel": "hook", "status": "delivered"}
-    apply(second, table, "notifications", outcome)
+    assert apply(second, table, "notifications", outcome).finished == [pending[0].id]
     assert NotifyState.from_bytes(table[b"fraud"]).pending == {}
     assert notifier(table).pending_in(lambda: table.items(), lambda model: True) == []
 
