@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from streamer.kafka.topics import partition_for_key
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
-from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, WindowRules
+from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 from streamer.windows.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,17 @@ class Effects:
 
 
 @dataclass
+class Plan:
+    """A decoded micro-batch: prediction records grouped by (partition, model state key), and ticks."""
+
+    batch: list[Inbound]
+    now_s: float
+    effects: Effects
+    groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = field(default_factory=dict)
+    ticks: dict[int, Inbound] = field(default_factory=dict)
+
+
+@dataclass
 class PipelineCounters:
     messages: int = 0
     rows_accepted: int = 0
@@ -90,6 +101,7 @@ class PipelineCounters:
     forwarded: int = 0
     windows_closed: int = 0
     alerts: int = 0
+    log_resets: int = 0
 
 
 def state_key(model: str, version: str) -> bytes:
@@ -115,9 +127,13 @@ class Pipeline:
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
         self._refresh_budget_s = -math.inf
+        self._position_checked: set[bytes] = set()  # states whose log position was confirmed since assignment
+        self._replaced_partitions: set[int] = set()
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
+        self._position_checked.clear()
+        self._replaced_partitions.clear()
         self._states.clear()
         self._indexes.clear()
         self._open_summaries.clear()
@@ -142,28 +158,93 @@ class Pipeline:
     # -- the batch -----------------------------------------------------------------------------
 
     def process(self, batch: list[Inbound]) -> Effects:
-        now_s = self.clock()
-        effects = Effects()
-        groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = {}
-        ticks: dict[int, Inbound] = {}
+        """The whole micro-batch, when no record has to be looked up in the log (see :meth:`settle`)."""
+        plan = self.plan(batch)
+        self.settle(plan, {})
+        return self.apply(plan)
+
+    def plan(self, batch: list[Inbound]) -> Plan:
+        """Decode the batch and group its rows by model; bad records become dead letters."""
+        plan = Plan(batch, self.clock(), Effects())
         for record in batch:
             if record.topic == self.settings.topic_ticks:
-                ticks[record.partition] = record
+                plan.ticks[record.partition] = record
                 continue
             self.counters.messages += 1
-            rows = self._decode(record, now_s, effects)
+            rows = self._decode(record, plan.now_s, plan.effects)
             if rows is None:
                 continue
             key = state_key(rows.model, rows.version)
             if partition_for_key(rows.model.encode(), self.settings.partitions) != record.partition:
                 # Not keyed by model: send it on to the partition that owns the model's state.
-                effects.messages.append(Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
+                plan.effects.messages.append(
+                    Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
                 self.counters.forwarded += 1
                 continue
-            groups.setdefault((record.partition, key), []).append((record, rows))
-        for (partition, key), items in groups.items():
+            plan.groups.setdefault((record.partition, key), []).append((record, rows))
+        return plan
+
+    # -- redelivery or a replaced log? ---------------------------------------------------------
+
+    def _doubts(self, plan: Plan) -> list[tuple[bytes, int, int, RecordMark | None]]:
+        """States that would skip records of this batch as applied, not yet confirmed since assignment.
+
+        Each is ``(key, partition, offset, mark)``: the last record the state applied in that partition.
+        """
+        doubts = []
+        for (partition, key), items in plan.groups.items():
+            if key in self._position_checked:
+                continue
+            position = self._state(key, items[0][1].model, items[0][1].version).position(partition)
+            if position is None or items[0][0].offset > position[0]:
+                self._position_checked.add(key)  # nothing would be skipped: new records only
+            else:
+                doubts.append((key, partition, *position))
+        return doubts
+
+    def lookups(self, plan: Plan) -> list[tuple[int, int]]:
+        """(partition, offset) of the records :meth:`settle` needs from the log: not in the batch itself."""
+        in_batch = {(r.partition, r.offset) for r in plan.batch}
+        return sorted({(p, o) for _, p, o, _ in self._doubts(plan) if (p, o) not in in_batch})
+
+    def settle(self, plan: Plan, found: Mapping[tuple[int, int], RecordMark | None]) -> None:
+        """Confirm or re-base each state whose stored offsets cover records of this batch.
+
+        A state remembers the mark of the last record it applied. If that record is still at its
+        offset (in this batch, or in ``found``: records looked up in the log, None where the log has
+        none), the batch is a redelivery and the state skips what it applied. If the log holds no
+        such record, or another one, the log was replaced (a new broker or cluster, a recreated
+        topic) and its offsets started again: the state forgets its position in that partition and
+        counts every record. A doubt that could not be looked up counts as a redelivery.
+        """
+        in_batch = {(r.partition, r.offset): r for r in plan.batch}
+        for key, partition, offset, mark in self._doubts(plan):
+            self._position_checked.add(key)
+            record = in_batch.get((partition, offset))
+            if record is not None:
+                current: RecordMark | None = RecordMark.of(record.value, record.timestamp_s)
+            elif (partition, offset) in found:
+                current = found[(partition, offset)]
+            else:
+                continue
+            if current is not None and (mark is None or current == mark):
+                continue
+            self._states[key].rebase(partition)
+            if partition not in self._replaced_partitions:
+                self._replaced_partitions.add(partition)
+                self.counters.log_resets += 1
+                log.warning("partition %d of %s is a new log (its offsets started again: new broker, cluster or "
+                            "topic); models on it forget their old offsets and count every new record",
+                            partition, self.settings.topic_predictions)
+
+    # -- applying the batch --------------------------------------------------------------------
+
+    def apply(self, plan: Plan) -> Effects:
+        """Fold the planned rows into their models' windows and close what is due."""
+        now_s, effects = plan.now_s, plan.effects
+        for (partition, key), items in plan.groups.items():
             self._apply(partition, key, items, now_s, effects)
-        for partition, tick in ticks.items():
+        for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
                 self._close_due(partition, key, self._state(key, model, version), tick, now_s, effects, write=False)
@@ -201,7 +282,7 @@ class Pipeline:
                 self.counters.rows_duplicate += len(rows)
                 continue
             fresh.extend(rows)
-            state.mark_applied(partition, record.offset)
+            state.mark_applied(partition, record.offset, RecordMark.of(record.value, record.timestamp_s))
         if len(fresh):
             reference = self.registry.lookup(fresh.model, fresh.version) or self._baseline(state)
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -28,6 +29,7 @@ from faust.web.base import BlueprintManager
 from streamer.config import Settings
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
+from streamer.kafka.record_reader import RecordReader
 from streamer.notify.log import NotificationLog
 from streamer.notify.wiring import add_notifier
 from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Effects, Inbound, Pipeline
@@ -37,6 +39,12 @@ from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
 from streamer.web.metrics import render_metrics
 
 TICK_INTERVAL_SECONDS = 0.5
+APP_VERSION = 1  # Faust keeps the tables of this version under <data dir>/v<version>
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where the worker's RocksDB tables live."""
+    return Path(settings.data_dir) / f"v{APP_VERSION}"
 
 
 class StreamerApp(faust.App):
@@ -65,6 +73,7 @@ def create_app(settings: Settings) -> StreamerApp:
     mb = 1024 * 1024
     app = StreamerApp(
         settings.app_id,
+        version=APP_VERSION,
         broker=list(settings.broker_urls),
         broker_credentials=faust_credentials(settings),
         store="rocksdb://",
@@ -107,6 +116,7 @@ def create_app(settings: Settings) -> StreamerApp:
     # Alert policies and notifications (streamer/notify): only when the config file asks for them.
     notify = add_notifier(app, settings, rocksdb) if settings.notify.active else None
     pipeline = Pipeline(settings, registry, load=lambda table, key: tables[table].get(key), clock=time.time)
+    reader = RecordReader(settings)
     assigned = asyncio.Event()
 
     async def send(effects: Effects) -> None:
@@ -127,7 +137,10 @@ def create_app(settings: Settings) -> StreamerApp:
         async for events in stream.take_events(settings.batch_max_events, settings.batch_within_seconds):
             batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
                              e.message.value, e.message.timestamp, e) for e in events]
-            await send(pipeline.process(batch))
+            plan = pipeline.plan(batch)
+            lookups = pipeline.lookups(plan)  # redelivered, or is the log a new one? (Pipeline.settle)
+            pipeline.settle(plan, await reader.marks(settings.topic_predictions, lookups) if lookups else {})
+            await send(pipeline.apply(plan))
 
     @app.timer(interval=TICK_INTERVAL_SECONDS)
     async def tick() -> None:
@@ -142,6 +155,7 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop_mirror(sender: Any, **kwargs: Any) -> None:
         await mirror.stop()
+        await reader.stop()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

@@ -16,6 +16,7 @@ _HELP = {
     "forwarded": "messages re-keyed to their model's partition",
     "windows_closed": "windows closed by this replica",
     "alerts": "alerts emitted by this replica",
+    "log_resets": "partitions found to be a new log (offsets started again), whose models were re-based",
 }
 STATUS_VALUES = ("ok", "warning", "critical", "baseline", "no_data")
 

@@ -6,8 +6,10 @@ time it has sent) has passed the window's end by ``allowed_lateness_seconds``, o
 sent nothing for ``idle_close_seconds`` of wall-clock time. Rows for a window that has already
 closed are counted as late and not applied.
 
-The state also remembers, per source partition, the last Kafka offset it has applied, so that
-events redelivered after a crash (at-least-once) are not counted twice.
+The state also remembers, per source partition, the last Kafka offset it has applied and a
+:class:`RecordMark` of that record, so that events redelivered after a crash (at-least-once) are not
+counted twice, and so that a log that was replaced under the worker (a new broker, a recreated
+topic: offsets start again at 0) is recognised instead of having its new records skipped.
 
 >>> from streamer.events.rows import PredictionRows
 >>> state = ModelState("fraud", "1")
@@ -24,7 +26,9 @@ events redelivered after a crash (at-least-once) are not counted twice.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +37,27 @@ from streamer.sketches.codec import pack, unpack
 from streamer.windows.accumulator import EMPTY_LAYOUT, WindowAccumulator
 from streamer.windows.columns import Layout
 
-__all__ = ["ModelState", "WindowRules", "EMPTY_LAYOUT"]
+__all__ = ["ModelState", "WindowRules", "RecordMark", "EMPTY_LAYOUT"]
+
+
+class RecordMark(NamedTuple):
+    """What identifies a record beyond its offset: the CRC-32 of its value and its Kafka timestamp.
+
+    The same offset in a replaced log holds another record: different bytes, or the same bytes
+    produced at another time.
+
+    >>> RecordMark.of(b'{"model": "fraud"}', 1795687200.123) == RecordMark.of(b'{"model": "fraud"}', 1795687200.123)
+    True
+    >>> RecordMark.of(b'{"model": "fraud"}', 1795687200.123) == RecordMark.of(b'{"model": "fraud"}', 1795687260.0)
+    False
+    """
+
+    crc32: int
+    timestamp_ms: int
+
+    @classmethod
+    def of(cls, value: bytes, timestamp_s: float) -> RecordMark:
+        return cls(zlib.crc32(value), round(timestamp_s * 1000))
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,7 @@ class ModelState:
         self.events_total = 0  # accepted rows, late ones excluded
         self.late_events = 0
         self.applied_offsets: dict[int, int] = {}
+        self.applied_marks: dict[int, RecordMark] = {}  # the record at each applied offset
         # Baseline collection for a model without a registered reference profile.
         self.baseline: WindowAccumulator | None = None
         self.baseline_windows = 0
@@ -66,9 +91,26 @@ class ModelState:
         """True if the message at ``offset`` was already folded into this state."""
         return offset <= self.applied_offsets.get(partition, -1)
 
-    def mark_applied(self, partition: int, offset: int) -> None:
+    def mark_applied(self, partition: int, offset: int, mark: RecordMark | None = None) -> None:
         if offset > self.applied_offsets.get(partition, -1):
             self.applied_offsets[partition] = offset
+            if mark is None:
+                self.applied_marks.pop(partition, None)
+            else:
+                self.applied_marks[partition] = mark
+
+    def position(self, partition: int) -> tuple[int, RecordMark | None] | None:
+        """The last applied offset in ``partition`` and its record's mark (None from older states)."""
+        offset = self.applied_offsets.get(partition)
+        return None if offset is None else (offset, self.applied_marks.get(partition))
+
+    def rebase(self, partition: int) -> None:
+        """Forget where this state stood in ``partition``: that log was replaced, its offsets mean nothing now.
+
+        Windows, counts and the baseline stay: they hold events that really happened.
+        """
+        self.applied_offsets.pop(partition, None)
+        self.applied_marks.pop(partition, None)
 
     def ingest(self, rows: PredictionRows, layout: Layout, rules: WindowRules, now_wall_s: float) -> int:
         """Add rows to their windows; returns how many were late (for closed windows)."""
@@ -111,6 +153,7 @@ class ModelState:
             "last_seen": None if self.last_seen_wall_s == -math.inf else self.last_seen_wall_s,
             "events_total": self.events_total, "late": self.late_events,
             "offsets": {str(p): o for p, o in self.applied_offsets.items()},
+            "marks": {str(p): list(m) for p, m in self.applied_marks.items()},
             "windows": list(self.open_windows), "baseline_windows": self.baseline_windows,
             "has_baseline": self.baseline is not None, "status": self.last_status,
             "last_window_end": self.last_window_end_s,
@@ -129,6 +172,7 @@ class ModelState:
         state.last_seen_wall_s = -math.inf if header["last_seen"] is None else header["last_seen"]
         state.events_total, state.late_events = header["events_total"], header["late"]
         state.applied_offsets = {int(p): o for p, o in header["offsets"].items()}
+        state.applied_marks = {int(p): RecordMark(*m) for p, m in header.get("marks", {}).items()}
         n_windows = len(header["windows"])
         state.open_windows = {s: WindowAccumulator.from_bytes(b) for s, b in zip(header["windows"], blobs[:n_windows], strict=False)}
         state.baseline_windows = header["baseline_windows"]

@@ -17,6 +17,7 @@ from streamer.kafka.topics import partition_for_key
 from streamer.pipeline import TABLE_MODELS, Effects, Inbound, Outbound, Pipeline, state_key
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
+from streamer.windows.model_state import RecordMark
 
 SETTINGS = Settings(window_seconds=10, allowed_lateness_seconds=2, idle_close_seconds=5, partitions=4)
 T0 = 1795687200.0  # 2026-11-26T10:00:00Z, a multiple of the window length
@@ -180,6 +181,61 @@ def test_redelivered_offsets_are_not_counted_twice():
     restarted.process(records + [restarted.record(event(T0 + 6.0, 0.0))])
     assert restarted.pipeline.counters.rows_duplicate == 5
     assert restarted.statuses()[-1]["events_total"] == 6
+
+
+def restarted_on_a_new_log(h: Harness) -> Harness:
+    """A restarted worker over the same tables, reading a replaced log whose offsets start again at 0."""
+    return Harness(store=h.store, clock_s=h.now + 60.0)
+
+
+def test_a_replaced_log_is_recognised_in_the_batch_and_every_new_record_counts():
+    h = Harness()
+    h.process([h.record(event(T0 + i, 0.1 * i)) for i in range(5)])
+    restarted = restarted_on_a_new_log(h)
+    fresh = [restarted.record(event(T0 + 20 + i, -0.1 * i)) for i in range(8)]  # offsets 0..7 again
+    restarted.process(fresh)
+    assert restarted.pipeline.counters.rows_duplicate == 0
+    assert restarted.pipeline.counters.log_resets == 1
+    assert restarted.statuses()[-1]["events_total"] == 13
+    # Redelivered from the new log, the same records are duplicates again.
+    again = Harness(store=restarted.store, clock_s=restarted.now + 1.0)
+    again.process(fresh[3:])
+    assert (again.pipeline.counters.rows_duplicate, again.pipeline.counters.log_resets) == (5, 0)
+
+
+def test_a_replaced_log_shorter_than_the_old_one_is_recognised_by_a_lookup():
+    h = Harness()
+    h.process([h.record(event(T0 + i, 0.1 * i)) for i in range(10)])
+    restarted = restarted_on_a_new_log(h)
+    fresh = [restarted.record(event(T0 + 20 + i, 0.0)) for i in range(3)]  # offsets 0..2; 9 was applied
+    plan = restarted.pipeline.plan(fresh)
+    assert restarted.pipeline.lookups(plan) == [(PARTITION, 9)]
+    restarted.pipeline.settle(plan, {(PARTITION, 9): None})  # the log has no record at offset 9
+    restarted.pipeline.apply(plan)
+    assert restarted.pipeline.counters.rows_accepted == 3 and restarted.pipeline.counters.log_resets == 1
+
+
+def test_a_lookup_that_finds_the_applied_record_confirms_a_redelivery():
+    h = Harness()
+    records = [h.record(event(T0 + i, 0.1 * i)) for i in range(10)]
+    h.process(records)
+    restarted = Harness(store=h.store, clock_s=h.now + 1.0)
+    plan = restarted.pipeline.plan(records[:4])  # redelivered from the committed offset; 9 is not in the batch
+    assert restarted.pipeline.lookups(plan) == [(PARTITION, 9)]
+    restarted.pipeline.settle(plan, {(PARTITION, 9): RecordMark.of(records[9].value, records[9].timestamp_s)})
+    restarted.pipeline.apply(plan)
+    assert restarted.pipeline.counters.rows_duplicate == 4 and restarted.pipeline.counters.log_resets == 0
+    # Once confirmed, later batches need no lookup.
+    assert restarted.pipeline.lookups(restarted.pipeline.plan(records[4:6])) == []
+
+
+def test_the_same_bytes_produced_again_at_another_time_are_a_new_log():
+    h = Harness()
+    records = [h.record(event(T0 + i, 0.0)) for i in range(3)]
+    h.process(records)
+    restarted = Harness(store=h.store, clock_s=h.now + 60.0)  # a replay of the same file: same bytes, later
+    restarted.process([restarted.record(orjson.loads(r.value)) for r in records])
+    assert restarted.pipeline.counters.log_resets == 1 and restarted.pipeline.counters.rows_duplicate == 0
 
 
 # -- drift against a registered reference -----------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from streamer.events.rows import PredictionRows
 from streamer.windows.accumulator import WindowAccumulator
-from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, WindowRules
+from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 
 RULES = WindowRules(window_seconds=10.0, allowed_lateness_seconds=2.0, idle_close_seconds=5.0, max_categories=16)
 T0 = 1795687200.0  # 2026-11-26T10:00:00Z, a multiple of 10
@@ -123,6 +123,17 @@ def test_applied_offsets_dedupe_per_partition():
     assert state.is_applied(0, 5) and not state.is_applied(0, 6)
     state.mark_applied(1, 0)
     assert state.applied_offsets == {0: 5, 1: 0}
+
+
+def test_positions_keep_the_mark_of_the_last_applied_record_and_rebase_forgets_them():
+    state = ModelState("fraud", "1")
+    state.mark_applied(0, 5, RecordMark.of(b"five", 1.0))
+    state.mark_applied(0, 3, RecordMark.of(b"three", 1.0))  # older: changes nothing
+    assert state.position(0) == (5, RecordMark.of(b"five", 1.0)) and state.position(1) is None
+    restored = ModelState.from_bytes(state.to_bytes())
+    assert restored.position(0) == (5, RecordMark.of(b"five", 1.0))
+    restored.rebase(0)
+    assert restored.position(0) is None and not restored.is_applied(0, 0)
 
 
 def test_round_trip_keeps_open_windows_baseline_and_counters():

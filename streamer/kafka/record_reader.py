@@ -1,0 +1,78 @@
+"""Read single records by offset, outside the consumer group: what does the log hold at an offset?
+
+The pipeline asks this when a model's stored position covers records of a batch: either the
+records are redelivered (the record it applied last is still at its offset) or the log was
+replaced under the worker and its offsets started again (see ``Pipeline.settle``).
+
+Where the record should exist (the log end reported by the broker is past it), the read waits as
+long as it takes; where the reported end is not past it, an empty fetch within ``absent_after_s``
+means the log has no such record. Some brokers (the embedded one) report an end that trails the
+real one, which is why the fetch decides, not the reported end alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+
+from streamer.config import Settings
+from streamer.kafka.connection import client_options
+from streamer.windows.model_state import RecordMark
+
+log = logging.getLogger(__name__)
+
+ABSENT_AFTER_SECONDS = 3.0
+PRESENT_WAIT_SECONDS = 30.0
+
+
+class RecordReader:
+    def __init__(self, settings: Settings, absent_after_s: float = ABSENT_AFTER_SECONDS) -> None:
+        self.settings = settings
+        self.absent_after_s = absent_after_s
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
+                                        auto_offset_reset="none", max_partition_fetch_bytes=1024 * 1024)
+            await consumer.start()
+            self._consumer = consumer
+        return self._consumer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def marks(self, topic: str, positions: Iterable[tuple[int, int]]) -> dict[tuple[int, int], RecordMark | None]:
+        """The mark of the record at each (partition, offset) of ``topic``; None where there is none."""
+        found: dict[tuple[int, int], RecordMark | None] = {}
+        for partition, offset in positions:
+            for attempt in range(1, 11):
+                try:
+                    found[(partition, offset)] = await self._mark(TopicPartition(topic, partition), offset)
+                    break
+                except KafkaError as exc:
+                    log.warning("reading %s[%d]@%d failed (attempt %d): %s", topic, partition, offset, attempt, exc)
+                    await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+            # After ten failures the position stays unknown and the batch counts as a redelivery.
+        return found
+
+    async def _mark(self, tp: TopicPartition, offset: int) -> RecordMark | None:
+        consumer = await self._started()
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, offset)
+        wait_s = PRESENT_WAIT_SECONDS if end > offset else self.absent_after_s
+        try:
+            batches = await consumer.getmany(tp, timeout_ms=int(wait_s * 1000), max_records=1)
+        except OffsetOutOfRangeError:
+            return None
+        records = batches.get(tp, [])
+        if not records or records[0].offset != offset:
+            return None
+        return RecordMark.of(records[0].value or b"", records[0].timestamp / 1000.0)
