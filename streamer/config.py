@@ -108,6 +108,15 @@ class Settings:
     stream_buffer_maxsize: int = 8192
     rocksdb_block_cache_mb: int = 16
     rocksdb_write_buffer_mb: int = 8
+    # Group membership (README "Replicas"): a stable id per replica (the pod name) makes it a static
+    # member, so a restart within the session timeout takes its partitions back without a rebalance.
+    instance_id: str | None = None
+    standby_replicas: int = 0
+    session_timeout_seconds: float = 30.0
+    heartbeat_interval_seconds: float = 3.0
+    rebalance_timeout_seconds: float = 60.0
+    # A clean stop that takes longer ends in a hard exit with every thread's stack logged.
+    shutdown_timeout_seconds: float = 25.0
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     default_drift: DriftPolicy = field(default_factory=DriftPolicy)
     model_drift: Mapping[str, DriftPolicy] = field(default_factory=dict)
@@ -123,6 +132,12 @@ class Settings:
             raise ConfigError("STREAMER_PARTITIONS must be >= 1")
         if self.baseline_windows < 1:
             raise ConfigError("STREAMER_BASELINE_WINDOWS must be >= 1")
+        if self.standby_replicas < 0:
+            raise ConfigError("STREAMER_STANDBY_REPLICAS must be >= 0")
+        if not 0 < self.heartbeat_interval_seconds < self.session_timeout_seconds:
+            raise ConfigError("STREAMER_HEARTBEAT_INTERVAL_SECONDS must be > 0 and below STREAMER_SESSION_TIMEOUT_SECONDS")
+        if self.shutdown_timeout_seconds <= 0:
+            raise ConfigError("STREAMER_SHUTDOWN_TIMEOUT_SECONDS must be > 0")
 
     @property
     def broker_urls(self) -> tuple[str, ...]:

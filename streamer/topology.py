@@ -90,6 +90,11 @@ def create_app(settings: Settings) -> StreamerApp:
         consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
         broker_max_poll_records=settings.max_poll_records,
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        consumer_group_instance_id=settings.instance_id,
+        table_standby_replicas=settings.standby_replicas,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
         web_router_enabled=False,
         web_tables_enabled=False,
     )
@@ -166,10 +171,13 @@ def create_app(settings: Settings) -> StreamerApp:
         pipeline.forget()
         assigned.set()
 
-    def readiness() -> list[str]:
+    def readiness(scope: str) -> list[str]:
+        """Why this replica is not ready: for ``web`` (answering the API), or as a ``worker`` (the default)."""
         reasons = []
         if not mirror.loaded.is_set():
             reasons.append("reading references, status and history topics")
+        if scope == "web":
+            return reasons  # through a rebalance the API keeps answering from the mirrors
         if not assigned.is_set():
             reasons.append("joining the consumer group")
         recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
@@ -184,5 +192,5 @@ def create_app(settings: Settings) -> StreamerApp:
         return render_metrics(pipeline.counters, status) + (notify.metrics() if notify else "")
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
-                  readiness, metrics, publish, notifications)
+                  readiness, metrics, publish, lambda: mirror.fetched_at_s, notifications)
     return app

@@ -50,6 +50,7 @@ def worker(web_port: int | None, data_dir: str | None, loglevel: str) -> None:
         os.environ["STREAMER_WEB_PORT"] = str(web_port)
     if data_dir is not None:
         os.environ["STREAMER_DATA_DIR"] = data_dir
+    from streamer.cli.watchdog import StoppableWorker
     from streamer.config import load_settings
     from streamer.kafka.topics import ensure_topics
     from streamer.topology import create_app
@@ -58,8 +59,8 @@ def worker(web_port: int | None, data_dir: str | None, loglevel: str) -> None:
     asyncio.run(ensure_topics(settings))
     os.makedirs(settings.data_dir, exist_ok=True)
     app = create_app(settings)
-    runner = app.Worker(loglevel=loglevel, quiet=True)
-    runner.execute_from_commandline()
+    StoppableWorker(app, timeout_s=settings.shutdown_timeout_seconds, loglevel=loglevel,
+                    quiet=True).execute_from_commandline()
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -30,6 +31,7 @@ class TopicMirror:
         self.loaded = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self.fetched_at_s: float | None = None  # wall-clock time of the last fetch that answered: how fresh the view is
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -70,6 +72,7 @@ class TopicMirror:
         while True:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+                self.fetched_at_s = time.time()
             except KafkaError as exc:
                 log.warning("mirror fetch failed, retrying: %s", exc)
                 await asyncio.sleep(1.0)

@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from streamer.errors import ReferenceProfileError
+from streamer.events.timestamps import format_timestamp
 from streamer.notify.log import NotificationLog
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
@@ -52,9 +53,10 @@ class Api:
     history: WindowHistory
     alerts: AlertLog
     registry: ReferenceRegistry
-    readiness: Callable[[], list[str]]  # reasons not to be ready; empty when ready
+    readiness: Callable[[str], list[str]]  # reasons not to be ready, for a scope ("worker", "web"); empty when ready
     metrics: Callable[[], str]
     publish: Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
+    view_fetched_at_s: Callable[[], float | None] = lambda: None  # when this replica's view last heard the cluster
     notifications: NotificationLog | None = None
 
     def register(self, app: web.Application) -> None:
@@ -94,12 +96,20 @@ class Api:
     async def health(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
+    def _view_as_of(self) -> str | None:
+        fetched_at_s = self.view_fetched_at_s()
+        return None if fetched_at_s is None else format_timestamp(fetched_at_s)
+
     async def ready(self, request: web.Request) -> web.Response:
-        reasons = self.readiness()
+        """Ready as a worker (partitions and tables), or with ``?scope=web`` ready to answer the API."""
+        scope = request.query.get("scope", "worker")
+        if scope not in ("worker", "web"):
+            return error(400, "scope must be 'worker' or 'web'")
+        reasons = self.readiness(scope)
         if reasons:
-            return json_response({"error": "not ready: " + "; ".join(reasons), "ready": False,
+            return json_response({"error": "not ready: " + "; ".join(reasons), "ready": False, "scope": scope,
                                   "waiting_for": reasons}, 503)
-        return json_response({"ready": True, "waiting_for": []})
+        return json_response({"ready": True, "scope": scope, "waiting_for": [], "view_as_of": self._view_as_of()})
 
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",
@@ -107,7 +117,7 @@ class Api:
 
     async def list_models(self, request: web.Request) -> web.Response:
         models = [{k: doc.get(k) for k in MODEL_FIELDS} for _, doc in sorted(self.status.models.items())]
-        return json_response({"models": models})
+        return json_response({"models": models, "view_as_of": self._view_as_of()})
 
     def _versions(self, model: str) -> list[dict[str, Any]]:
         found = [doc for (name, _), doc in self.status.models.items() if name == model]

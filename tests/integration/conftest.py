@@ -65,15 +65,21 @@ class Deployment:
     env: dict[str, str]
     workers: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
 
-    def start_worker(self, data_dir: str = "var0") -> str:
+    def launch_worker(self, data_dir: str = "var0", instance_id: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+        """A worker process and its URL, not waited for; ``instance_id`` makes it a static group member."""
         web_port = free_port()
         log = open(self.workdir / f"worker-{web_port}.log", "wb")  # noqa: SIM115
+        env = self.env if instance_id is None else {**self.env, "STREAMER_INSTANCE_ID": instance_id}
         process = subprocess.Popen(
             [sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
              "--data-dir", str(self.workdir / data_dir)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         self.workers.append((process, web_port))
-        url = f"http://127.0.0.1:{web_port}"
+        return process, f"http://127.0.0.1:{web_port}"
+
+    def start_worker(self, data_dir: str = "var0", instance_id: str | None = None) -> str:
+        """A worker process, once it is ready; returns its URL."""
+        _, url = self.launch_worker(data_dir, instance_id)
         wait_until(lambda: self.ready(url), 150, f"worker {url} to be ready")
         return url
 
@@ -111,7 +117,8 @@ class Deployment:
         asyncio.run(go())
 
     def read_topic(self, topic_key: str) -> list[dict[str, Any]]:
-        topic = self.env[topic_key]
+        """Every record of a topic: named by its settings key (``STREAMER_TOPIC_ALERTS``) or by its name."""
+        topic = self.env.get(topic_key, topic_key)
 
         async def go() -> list[dict[str, Any]]:
             consumer = AIOKafkaConsumer(bootstrap_servers=f"127.0.0.1:{self.broker.port}", group_id=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,22 +69,50 @@ def test_sigkill_and_restart_on_a_fresh_disk_loses_and_doubles_nothing(broker: B
         dep.stop_all()
 
 
-def test_two_replicas_share_partitions_and_count_every_event(broker: Broker, tmp_path: Path) -> None:
-    dep = new_deployment(broker, tmp_path)
+def test_replicas_come_and_go_under_traffic_and_every_window_counts_what_was_sent(
+        broker: Broker, tmp_path: Path) -> None:
+    """Three replicas share 4 partitions; one is SIGKILLed and restarted, a fourth joins and leaves (SIGTERM)."""
+    dep = new_deployment(broker, tmp_path, STREAMER_SESSION_TIMEOUT_SECONDS="10")
+    names = [f"r{i}" for i in range(8)]
+    windows, per_window = 16, 50
     try:
-        url_a = dep.start_worker("disk-a")
-        url_b = dep.start_worker("disk-b")
-        wait_until(lambda: dep.ready(url_a) and dep.ready(url_b), 120, "both replicas ready after the rebalance")
-        names = [f"r{i}" for i in range(8)]
-        sent = [e for i, n in enumerate(names) for e in events(n, range(0, 2), 150, seed=i)]
-        dep.produce("STREAMER_TOPIC_PREDICTIONS", sent)
-        for url in (url_a, url_b):  # either replica answers for every model
-            wait_until(lambda u=url: all(models(u).get(n, {}).get("events_total") == 300 for n in names), 90,
-                       f"every model's 300 events seen from {url}")
+        urls = {r: dep.start_worker(f"disk-{r}") for r in "abc"}
+
+        def traffic() -> None:  # one window of every model every 4 s: about a minute of traffic
+            for w in range(windows):
+                dep.produce("STREAMER_TOPIC_PREDICTIONS",
+                            [e for i, n in enumerate(names) for e in events(n, range(w, w + 1), per_window, seed=w * 10 + i)])
+                time.sleep(4.0)
+
+        producer = threading.Thread(target=traffic)
+        producer.start()
+        time.sleep(6.0)
+        killed = dep.workers[1][0]
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
+        urls["b"] = dep.start_worker("disk-b")
+        urls["d"] = dep.start_worker("disk-d")
+        leaving = dep.workers[-1][0]
+        leaving.send_signal(signal.SIGTERM)
+        leaving.wait(60)
+        del urls["d"]
+        producer.join()
+
+        expected = windows * per_window
+        for replica, url in urls.items():  # any replica answers for every model
+            wait_until(lambda u=url: all(models(u).get(n, {}).get("events_total") == expected for n in names), 120,
+                       f"every model's {expected} events seen from replica {replica}")
         for name in names:
-            windows = wait_until(
-                lambda n=name: (w := get_json(f"{url_b}/api/v1/models/{n}/windows?limit=10")[1].get("windows"))
-                and len(w) == 2 and w, 60, f"two closed windows of {name}")
-            assert sum(w["events"] for w in windows) == 300
+            closed = wait_until(
+                lambda n=name: (w := get_json(f"{urls['a']}/api/v1/models/{n}/windows?limit=100")[1].get("windows"))
+                and len(w) == windows and w, 90, f"{windows} closed windows of {name}")
+            assert sum(w["events"] for w in closed) == expected, name
+        # A window published again (after the crash) carries the same result.
+        results: dict[tuple[str, str], set[tuple[int, str]]] = {}
+        for summary in dep.read_topic(f"{dep.env['STREAMER_APP_ID']}-windows"):
+            results.setdefault((summary["model"], summary["window_start"]), set()).add(
+                (summary["events"], summary["status"]))
+        assert len(results) == len(names) * windows
+        assert all(len(found) == 1 for found in results.values()), {k: v for k, v in results.items() if len(v) > 1}
     finally:
         dep.stop_all()

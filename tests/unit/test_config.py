@@ -211,3 +211,13 @@ def test_a_whole_number_key_refuses_fractions_and_booleans_from_a_file(tmp_path,
 def test_bad_per_model_overrides_raise_config_error(tmp_path, text):
     with pytest.raises(ConfigError):
         load_settings(write(tmp_path, "c.yaml", text))
+
+
+def test_membership_and_shutdown_settings():
+    settings = load_settings({"STREAMER_INSTANCE_ID": "streamer-0", "STREAMER_STANDBY_REPLICAS": "1"})
+    assert (settings.instance_id, settings.standby_replicas) == ("streamer-0", 1)
+    assert load_settings({}).instance_id is None
+    with pytest.raises(ConfigError, match="HEARTBEAT"):
+        load_settings({"STREAMER_HEARTBEAT_INTERVAL_SECONDS": "40"})
+    with pytest.raises(ConfigError, match="STANDBY"):
+        load_settings({"STREAMER_STANDBY_REPLICAS": "-1"})

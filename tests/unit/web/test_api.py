@@ -67,7 +67,7 @@ class World:
             self.published.append((topic, key, value))
 
         return Api(token, "references", self.status, self.history, self.alerts, self.registry,
-                   readiness=lambda: list(self.not_ready),
+                   readiness=lambda scope: [r for r in self.not_ready if scope == "worker" or "mirror" in r],
                    metrics=lambda: render_metrics(PipelineCounters(messages=7, rows_accepted=5), self.status),
                    publish=publish)
 
@@ -125,8 +125,12 @@ def test_health_and_readiness(world):
         body = await get_json(client, "/ready", 503)
         assert body["ready"] is False and body["waiting_for"] == ["recovering tables"]
         assert await get_json(client, "/health") == {"status": "ok"}  # alive while not ready
+        assert (await get_json(client, "/ready?scope=web"))["ready"] is True  # the API answers meanwhile
         world.not_ready.clear()
         assert (await get_json(client, "/ready"))["ready"] is True
+        world.not_ready.append("reading the mirror topics")
+        assert (await get_json(client, "/ready?scope=web", 503))["scope"] == "web"
+        assert "scope" in (await get_json(client, "/ready?scope=nonsense", 400))["error"]
 
     serve(world.api(), scenario)
 
