@@ -2,7 +2,7 @@
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
 compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
-ground-truth, pending-cost or replicas.
+ground-truth, pending-cost, replicas or notify.
 """
 
 from __future__ import annotations
@@ -13,11 +13,20 @@ import os
 import platform
 import time
 
-from bench import detection, faust_settings, ground_truth, operations, pending_cost, replicas, throughput
+from bench import (
+    detection,
+    faust_settings,
+    ground_truth,
+    notify,
+    operations,
+    pending_cost,
+    replicas,
+    throughput,
+)
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
          "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
-         "replicas": replicas.run}
+         "replicas": replicas.run, "notify": notify.run}
 
 
 def main() -> None:

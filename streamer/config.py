@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ import yaml
 
 from streamer.errors import ConfigError
 from streamer.labels.policy import GroundTruthPolicy, parse_ground_truth
+from streamer.notify.config import NotifyConfig
+from streamer.notify.parse import parse_notify
 
 #: CONTRACT 3: where streamer looks for Kafka unless STREAMER_BROKER says otherwise.
 DEFAULT_BROKER = "kafka://127.0.0.1:9092"
@@ -132,6 +135,8 @@ class Settings:
     model_drift: Mapping[str, DriftPolicy] = field(default_factory=dict)
     default_ground_truth: GroundTruthPolicy = field(default_factory=GroundTruthPolicy)
     model_ground_truth: Mapping[str, GroundTruthPolicy] = field(default_factory=dict)
+    # Channels, alert policies and retraining (CONTRACT 8); see streamer.notify.config.
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def __post_init__(self) -> None:
         if self.window_seconds <= 0:
@@ -174,6 +179,11 @@ class Settings:
     def topic_windows(self) -> str:
         return f"{self.app_id}-windows"
 
+    @property
+    def topic_notifications(self) -> str:
+        """Delivery outcomes of notifications (read back by the notifier and every replica's API)."""
+        return f"{self.app_id}-notifications"
+
     def drift_policy(self, model: str) -> DriftPolicy:
         return self.model_drift.get(model, self.default_drift)
 
@@ -184,7 +194,8 @@ class Settings:
 _SECURITY_KEYS = {f.name for f in fields(KafkaSecurity)}
 _DRIFT_KEYS = {f.name for f in fields(DriftPolicy)}
 _SETTING_KEYS = {f.name: f for f in fields(Settings) if f.name not in (
-    "security", "default_drift", "model_drift", "default_ground_truth", "model_ground_truth")}
+    "security", "default_drift", "model_drift", "default_ground_truth", "model_ground_truth", "notify")}
+_MODEL_KEYS = {"drift", "ground_truth", "channels", "alerting"}
 
 
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
@@ -230,9 +241,14 @@ def _drift_policy(base: DriftPolicy, values: Any, where: str) -> DriftPolicy:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build :class:`Settings` from ``env`` (default ``os.environ``) and ``STREAMER_CONFIG``."""
+    """Build :class:`Settings` from ``env`` (default ``os.environ``) and ``STREAMER_CONFIG``.
+
+    Every mistake in the file is collected before anything is refused, so one :class:`ConfigError`
+    lists them all, each with its path in the file.
+    """
     env = os.environ if env is None else env
     file_values = _read_file(env["STREAMER_CONFIG"]) if env.get("STREAMER_CONFIG") else {}
+    problems: list[str] = []
     values: dict[str, Any] = {}
     security: dict[str, Any] = {}
     for key, raw in file_values.items():
@@ -240,37 +256,68 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             values[key] = raw
         elif key in _SECURITY_KEYS:
             security[key] = raw
-        elif key not in ("drift", "models", "ground_truth"):
-            raise ConfigError(f"STREAMER_CONFIG: unknown key {key!r}")
+        elif key not in ("drift", "models", "ground_truth", "channels", "alerting"):
+            problems.append(f"STREAMER_CONFIG: unknown key {key!r}")
     for key in list(_SETTING_KEYS) + list(_SECURITY_KEYS):
         env_value = env.get(f"STREAMER_{key.upper()}")
         if env_value is not None:
             (security if key in _SECURITY_KEYS else values)[key] = env_value
-    coerced = {k: _coerce(f"STREAMER_{k.upper()}", v, _SETTING_KEYS[k].type) for k, v in values.items()}
-    default_drift = _drift_policy(DriftPolicy(), file_values.get("drift", {}), "drift")
-    default_ground_truth = parse_ground_truth(GroundTruthPolicy(), file_values.get("ground_truth", {}), "ground_truth")
+    coerced: dict[str, Any] = {}
+    for key, value in values.items():
+        with _collect(problems):
+            coerced[key] = _coerce(f"STREAMER_{key.upper()}", value, _SETTING_KEYS[key].type)
+    default_drift, default_ground_truth = DriftPolicy(), GroundTruthPolicy()
+    with _collect(problems):
+        default_drift = _drift_policy(DriftPolicy(), file_values.get("drift", {}), "drift")
+    with _collect(problems):
+        default_ground_truth = parse_ground_truth(GroundTruthPolicy(), file_values.get("ground_truth", {}), "ground_truth")
     model_drift, model_ground_truth = {}, {}
     models = file_values.get("models", {}) or {}
     if not isinstance(models, dict):
-        raise ConfigError("STREAMER_CONFIG: 'models' must map model names to overrides")
+        problems.append("STREAMER_CONFIG: 'models' must map model names to overrides")
+        models = {}
     for model, overrides in models.items():
         overrides = overrides or {}
         if not isinstance(overrides, dict):
-            raise ConfigError(f"STREAMER_CONFIG: models.{model} must be a mapping")
-        unknown = set(overrides) - {"drift", "ground_truth"}
+            problems.append(f"STREAMER_CONFIG: models.{model} must be a mapping")
+            continue
+        unknown = set(overrides) - _MODEL_KEYS
         if unknown:
-            raise ConfigError(f"STREAMER_CONFIG: models.{model}: unknown keys {sorted(unknown)}; "
-                              "known: ['drift', 'ground_truth']")
+            problems.append(f"STREAMER_CONFIG: models.{model}: unknown keys {sorted(unknown)}; "
+                            f"known: {sorted(_MODEL_KEYS)}")
         if "drift" in overrides:
-            model_drift[str(model)] = _drift_policy(default_drift, overrides["drift"], f"models.{model}.drift")
+            with _collect(problems):
+                model_drift[str(model)] = _drift_policy(default_drift, overrides["drift"], f"models.{model}.drift")
         if "ground_truth" in overrides:
-            model_ground_truth[str(model)] = parse_ground_truth(default_ground_truth, overrides["ground_truth"],
-                                                                f"models.{model}.ground_truth")
-    return Settings(
-        **coerced,
-        security=KafkaSecurity(**{k: (None if v in ("", None) else str(v)) for k, v in security.items()}),  # type: ignore[arg-type]
-        default_drift=default_drift,
-        model_drift=model_drift,
-        default_ground_truth=default_ground_truth,
-        model_ground_truth=model_ground_truth,
-    )
+            with _collect(problems):
+                model_ground_truth[str(model)] = parse_ground_truth(
+                    default_ground_truth, overrides["ground_truth"], f"models.{model}.ground_truth")
+    notify, notify_problems = parse_notify(file_values, env)
+    problems += notify_problems
+    settings = None
+    if not problems:
+        with _collect(problems):
+            settings = Settings(
+                **coerced,
+                security=KafkaSecurity(**{k: (None if v in ("", None) else str(v)) for k, v in security.items()}),  # type: ignore[arg-type]
+                default_drift=default_drift,
+                model_drift=model_drift,
+                default_ground_truth=default_ground_truth,
+                model_ground_truth=model_ground_truth,
+                notify=notify,
+            )
+    if settings is None:
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        source = f"STREAMER_CONFIG {env['STREAMER_CONFIG']}" if env.get("STREAMER_CONFIG") else "the environment"
+        raise ConfigError(f"{source}: {len(problems)} mistakes:\n" + "\n".join(f"  {p}" for p in problems))
+    return settings
+
+
+@contextmanager
+def _collect(problems: list[str]) -> Iterator[None]:
+    """Note a :class:`ConfigError` and go on, so every mistake is reported at once."""
+    try:
+        yield
+    except ConfigError as exc:
+        problems.append(str(exc))

@@ -9,7 +9,8 @@ Every error streamer raises on purpose derives from :class:`StreamerError`::
     ├── StateFormatError       stored state or a profile in a format this version cannot read
     ├── ReferenceProfileError  a reference profile that is malformed or does not fit the data
     ├── InputFileError         a data file that cannot be read (`reference build`, `send`)
-    └── BrokerUnavailableError the Kafka cluster cannot be reached
+    ├── BrokerUnavailableError the Kafka cluster cannot be reached
+    └── NotificationError      one delivery attempt to a channel failed (secrets redacted)
 
 Third-party failures are wrapped with ``raise ... from exc`` so the cause stays visible.
 """
@@ -47,3 +48,7 @@ class InputFileError(StreamerError):
 
 class BrokerUnavailableError(StreamerError):
     """The Kafka cluster does not answer."""
+
+
+class NotificationError(StreamerError):
+    """One delivery attempt failed; the message never holds a secret."""

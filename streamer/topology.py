@@ -6,7 +6,8 @@
         ^                                   ├─> dead-letters
         └── tick timer (0.5 s, per owned      └─> predictions (records re-keyed to their model's partition)
             partition: idle windows close)
-    references, alerts, <app>-windows, <app>-model-status ──> TopicMirror ──> web API (any replica)
+    references, alerts, <app>-windows, <app>-model-status, <app>-notifications ──> TopicMirror ──> web API
+    alerts ──> notify agent ──> channels (streamer/notify/wiring.py; only with channels or policies configured)
 
 Faust's windowed tables are not used: their windows expire by wall clock, fire for one partition
 only and never fire after recovery. Each model's windows live in one ``model_state`` table entry,
@@ -31,6 +32,8 @@ from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
 from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
+from streamer.notify.log import NotificationLog
+from streamer.notify.wiring import add_notifier
 from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Pipeline
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.api import Api
@@ -111,13 +114,16 @@ def create_app(settings: Settings) -> StreamerApp:
 
     registry = ReferenceRegistry()
     status, history = StatusBoard(), WindowHistory(settings.history_windows)
-    alerts = AlertLog(settings.history_alerts)
+    alerts, notifications = AlertLog(settings.history_alerts), NotificationLog(settings.history_alerts)
     mirror = TopicMirror(settings, {
         settings.topic_references: registry.handle_record,
         settings.topic_status: status.handle_record,
         settings.topic_windows: history.handle_record,
         settings.topic_alerts: alerts.handle_record,
+        settings.topic_notifications: notifications.handle_record,
     })
+    # Alert policies and notifications (streamer/notify): only when the config file asks for them.
+    notify = add_notifier(app, settings, rocksdb) if settings.notify.active else None
     pipeline = Pipeline(settings, registry, load=lambda table, key: tables[table].get(key), clock=time.time)
     reader = RecordReader(settings)
     assigned = asyncio.Event()
@@ -186,7 +192,11 @@ def create_app(settings: Settings) -> StreamerApp:
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         await app.producer.send_and_wait(topic, key, value, None, None, None)
 
+    def metrics() -> str:
+        return (render_metrics(pipeline.counters, status, pipeline.ground_truth.counters)
+                + (notify.metrics() if notify else ""))
+
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
-                  readiness, lambda: render_metrics(pipeline.counters, status, pipeline.ground_truth.counters), publish,
-                  lambda: mirror.fetched_at_s, worker=lambda: pipeline.worker_report())
+                  readiness, metrics, publish, lambda: mirror.fetched_at_s, notifications=notifications,
+                  worker=lambda: pipeline.worker_report())
     return app

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from streamer.cli.alerts import alerts
+from streamer.cli.config_check import config_group
 from streamer.cli.demo import demo
 from streamer.cli.reference import reference_group
 from streamer.cli.send import send
@@ -78,6 +79,7 @@ cli.add_command(send)
 cli.add_command(alerts)
 cli.add_command(status)
 cli.add_command(demo)
+cli.add_command(config_group)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from types import FrameType
 
 from streamer.broker import start_broker, wait_for_port
 from streamer.config import DEFAULT_BROKER, load_settings
+from streamer.errors import ConfigError
 from streamer.topology import state_dir
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -31,6 +32,11 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ)
+    try:
+        load_settings(env)  # a bad STREAMER_CONFIG: every mistake listed, nothing started
+    except ConfigError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        sys.exit(1)
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stop)
     try:

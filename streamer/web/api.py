@@ -17,6 +17,7 @@ from aiohttp import web
 
 from streamer.errors import ReferenceProfileError
 from streamer.events.timestamps import format_timestamp
+from streamer.notify.log import NotificationLog
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
@@ -57,6 +58,7 @@ class Api:
     publish: Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
     view_fetched_at_s: Callable[[], float | None] = lambda: None  # when this replica's view last heard the cluster
     worker: Callable[[], dict[str, Any]] | None = None  # this replica's counters and limits
+    notifications: NotificationLog | None = None
 
     def register(self, app: web.Application) -> None:
         app.middlewares.append(self._errors_and_auth)
@@ -72,6 +74,7 @@ class Api:
         router.add_put("/api/v1/models/{model}/reference", self.put_reference)
         router.add_get("/api/v1/alerts", self.list_alerts)
         router.add_get("/api/v1/worker", self.get_worker)
+        router.add_get("/api/v1/notifications", self.list_notifications)
 
     @web.middleware
     async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
@@ -157,8 +160,23 @@ class Api:
         return json_response({"windows": self.history.newest(doc["model"], doc["version"], _limit(request))})
 
     async def list_alerts(self, request: web.Request) -> web.Response:
-        found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request))
+        """Recent alerts; ``open=true`` keeps those not yet resolved; each says where it was delivered."""
+        only_open = request.query.get("open", "false").lower()
+        if only_open not in ("true", "false", "1", "0"):
+            return error(400, "open must be true or false")
+        found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request),
+                                  only_open=only_open in ("true", "1"))
+        if self.notifications is not None:
+            found = [{**alert, "deliveries": self.notifications.deliveries_of(alert["id"])} for alert in found]
         return json_response({"alerts": found})
+
+    async def list_notifications(self, request: web.Request) -> web.Response:
+        """Recent delivery outcomes, deliveries waiting for a retry, failures and a summary per channel."""
+        if self.notifications is None:
+            return error(404, "notifications are not kept by this worker")
+        query = request.query
+        return json_response(self.notifications.query(_limit(request), query.get("status"), query.get("channel"),
+                                                      query.get("model")))
 
     async def get_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]

@@ -5,7 +5,7 @@ Each handler takes one record of its topic; the web API only reads these objects
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 import orjson
@@ -63,11 +63,12 @@ class WindowHistory:
 
 
 class AlertLog:
-    """Recent alerts, newest last, each id once."""
+    """Recent alerts, newest last, each id once; which of them a ``resolved`` alert has closed."""
 
     def __init__(self, limit: int) -> None:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=limit)
         self._ids: dict[str, None] = {}
+        self.resolved: OrderedDict[str, None] = OrderedDict()  # ids named by details.resolves
         self.limit = limit
 
     def handle_record(self, key: bytes | None, value: bytes | None, timestamp_s: float) -> None:
@@ -77,14 +78,24 @@ class AlertLog:
         if alert.get("id") in self._ids:
             return
         self._ids[alert["id"]] = None
+        resolves = (alert.get("details") or {}).get("resolves") if alert.get("kind") == "resolved" else None
+        if isinstance(resolves, str):
+            self.resolved[resolves] = None
+            while len(self.resolved) > 2 * self.limit:
+                self.resolved.popitem(last=False)
         if len(self._ids) > 2 * self.limit:
             for stale in list(self._ids)[: self.limit]:
                 del self._ids[stale]
         self.alerts.append(alert)
 
-    def query(self, model: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+    def is_open(self, alert: dict[str, Any]) -> bool:
+        return alert["kind"] != "resolved" and alert["id"] not in self.resolved
+
+    def query(self, model: str | None, kind: str | None, limit: int, only_open: bool = False) -> list[dict[str, Any]]:
         found = []
         for alert in reversed(self.alerts):
+            if only_open and not self.is_open(alert):
+                continue
             if (model is None or alert["model"] == model) and (kind is None or alert["kind"] == kind):
                 found.append(alert)
                 if len(found) >= limit:
