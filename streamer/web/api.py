@@ -156,7 +156,16 @@ class Api:
 
     async def get_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
-        document = self.registry.document(model, request.query.get("version"))
+        version = request.query.get("version")
+        if version is None:
+            # The profile that applies to the newest version, as the pipeline would look it up; a model
+            # that has sent nothing yet falls back to its model-wide profile, then to any versioned one.
+            newest = [d["version"] for (name, _), d in self.status.models.items() if name == model]
+            if newest:
+                version = self._versions(model)[0]["version"]
+            elif self.registry.document(model, None) is None and self.registry.versions(model):
+                version = self.registry.versions(model)[-1]
+        document = self.registry.document(model, version)
         if document is None:
             return error(404, f"no reference profile registered for {model!r}")
         return web.Response(body=document, content_type="application/json")

@@ -306,3 +306,21 @@ def test_dashboard_is_html(world):
         assert text.lstrip().lower().startswith("<!doctype html") and "</html>" in text
 
     serve(world.api(), scenario)
+
+
+def test_reference_without_version_answers_the_newest_versions_profile(world):
+    async def scenario(client: TestClient) -> None:
+        path = "/api/v1/models/fraud/reference"
+        v1, v2 = profile("fraud", "1"), profile("fraud", "2")
+        world.registry.handle_record(b"fraud:1", v1, T0)
+        await assert_error(client, "GET", path, 404)  # the newest version, 2, has no profile yet
+        world.registry.handle_record(b"fraud:2", v2, T0)
+        response = await client.get(path)
+        assert response.status == 200 and await response.read() == v2  # fraud's newest version is 2
+        assert await (await client.get(path, params={"version": "1"})).read() == v1
+        # A model that has sent nothing yet: its only versioned profile.
+        world.registry.handle_record(b"fresh:1", profile("fresh", "1"), T0)
+        assert (await client.get("/api/v1/models/fresh/reference")).status == 200
+        await assert_error(client, "GET", "/api/v1/models/other/reference", 404)
+
+    serve(world.api(), scenario)
