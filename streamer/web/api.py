@@ -10,6 +10,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,9 +21,10 @@ from streamer.events.timestamps import format_timestamp
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
-from streamer.web.dashboard import DASHBOARD_HTML
+from streamer.web.overview import alert_overview, recent_windows
 
 log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"  # the dashboard's HTML, JS and CSS (package data)
 MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
                 "reference", "updated_at")
 
@@ -61,6 +63,7 @@ class Api:
         app.middlewares.append(self._errors_and_auth)
         router = app.router
         router.add_get("/", self.dashboard)
+        router.add_static("/static/", STATIC_DIR, name="static")
         router.add_get("/health", self.health)
         router.add_get("/ready", self.ready)
         router.add_get("/metrics", self.prometheus)
@@ -88,7 +91,9 @@ class Api:
             return error(500, "internal error; see the worker's log")
 
     async def dashboard(self, request: web.Request) -> web.Response:
-        return web.Response(text=DASHBOARD_HTML, content_type="text/html")
+        # The page learns whether to ask for a token before its first API call (no 401 in the console).
+        page = (STATIC_DIR / "index.html").read_text().replace("__AUTH__", "required" if self.api_token else "open")
+        return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
     async def health(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
@@ -113,7 +118,11 @@ class Api:
                             headers={"X-Content-Type-Options": "nosniff"})
 
     async def list_models(self, request: web.Request) -> web.Response:
-        models = [{k: doc.get(k) for k in MODEL_FIELDS} for _, doc in sorted(self.status.models.items())]
+        boards = sorted(self.status.models.items())
+        alerts = alert_overview(self.alerts.alerts, {key: doc.get("last_window_end") for key, doc in boards})
+        models = [{**{k: doc.get(k) for k in MODEL_FIELDS},
+                   **recent_windows(self.history.windows.get(key, {}).values()),
+                   **alerts.get(key, {"open_alerts": 0, "last_alert": None})} for key, doc in boards]
         return json_response({"models": models, "view_as_of": self._view_as_of()})
 
     def _versions(self, model: str) -> list[dict[str, Any]]:
