@@ -10,6 +10,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ from streamer.errors import ReferenceProfileError
 from streamer.events.timestamps import format_timestamp
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
+from streamer.web import schemas
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
+from streamer.web.openapi import build_openapi, describe
 from streamer.web.overview import alert_overview, recent_windows
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"  # the dashboard's HTML, JS and CSS (package data)
+STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".html"))
 MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
                 "reference", "updated_at")
 
@@ -63,7 +67,7 @@ class Api:
         app.middlewares.append(self._errors_and_auth)
         router = app.router
         router.add_get("/", self.dashboard)
-        router.add_static("/static/", STATIC_DIR, name="static")
+        router.add_get("/static/{name}", self.static_file)
         router.add_get("/health", self.health)
         router.add_get("/ready", self.ready)
         router.add_get("/metrics", self.prometheus)
@@ -73,6 +77,8 @@ class Api:
         router.add_get("/api/v1/models/{model}/reference", self.get_reference)
         router.add_put("/api/v1/models/{model}/reference", self.put_reference)
         router.add_get("/api/v1/alerts", self.list_alerts)
+        router.add_get("/api/v1/openapi.json", self.openapi)
+        self._app = app
 
     @web.middleware
     async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
@@ -90,11 +96,24 @@ class Api:
             log.exception("error answering %s %s", request.method, request.path)
             return error(500, "internal error; see the worker's log")
 
+    @describe(schemas.DASHBOARD)
     async def dashboard(self, request: web.Request) -> web.Response:
         # The page learns whether to ask for a token before its first API call (no 401 in the console).
         page = (STATIC_DIR / "index.html").read_text().replace("__AUTH__", "required" if self.api_token else "open")
         return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
+    @describe(schemas.STATIC)
+    async def static_file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:  # only the files shipped, never a path
+            return error(404, f"no static file {name!r}")
+        return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+
+    @describe(schemas.OPENAPI)
+    async def openapi(self, request: web.Request) -> web.Response:
+        return json_response(build_openapi(self._app, "streamer", package_version("streamer"), bool(self.api_token)))
+
+    @describe(schemas.HEALTH)
     async def health(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
@@ -102,6 +121,7 @@ class Api:
         fetched_at_s = self.view_fetched_at_s()
         return None if fetched_at_s is None else format_timestamp(fetched_at_s)
 
+    @describe(schemas.READY_OP)
     async def ready(self, request: web.Request) -> web.Response:
         """Ready as a worker (partitions and tables), or with ``?scope=web`` ready to answer the API."""
         scope = request.query.get("scope", "worker")
@@ -113,10 +133,12 @@ class Api:
                                   "waiting_for": reasons}, 503)
         return json_response({"ready": True, "scope": scope, "waiting_for": [], "view_as_of": self._view_as_of()})
 
+    @describe(schemas.METRICS)
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
 
+    @describe(schemas.MODELS)
     async def list_models(self, request: web.Request) -> web.Response:
         boards = sorted(self.status.models.items())
         alerts = alert_overview(self.alerts.alerts, {key: doc.get("last_window_end") for key, doc in boards})
@@ -144,6 +166,7 @@ class Api:
         raise web.HTTPNotFound(body=orjson.dumps({"error": f"model {model!r} has no version {wanted!r}"}),
                                content_type="application/json")
 
+    @describe(schemas.MODEL_OP)
     async def get_model(self, request: web.Request) -> web.Response:
         doc = self._pick(request)
         last = self.history.newest(doc["model"], doc["version"], 1)
@@ -155,14 +178,17 @@ class Api:
             "last_window": last[0] if last else None,
         })
 
+    @describe(schemas.WINDOWS)
     async def get_windows(self, request: web.Request) -> web.Response:
         doc = self._pick(request)
         return json_response({"windows": self.history.newest(doc["model"], doc["version"], _limit(request))})
 
+    @describe(schemas.ALERTS)
     async def list_alerts(self, request: web.Request) -> web.Response:
         found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request))
         return json_response({"alerts": found})
 
+    @describe(schemas.REFERENCE_GET)
     async def get_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
         version = request.query.get("version")
@@ -179,6 +205,7 @@ class Api:
             return error(404, f"no reference profile registered for {model!r}")
         return web.Response(body=document, content_type="application/json")
 
+    @describe(schemas.REFERENCE_PUT)
     async def put_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
         body = await request.read()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,15 @@ def test_model_page_shows_the_drifted_features_on_the_heatmap_and_draws_charts(d
     assert page.inner_text("#feature-title") == "Feature c"
     page.screenshot(path=str(SCREENSHOTS / "model-page-feature-c.png"), full_page=False)
     assert problems == []
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(drifting) -> None:
+    """Property-based requests from the served OpenAPI description against the live worker."""
+    _, url = drifting
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    result = subprocess.run(
+        [str(schemathesis), "run", f"{url}/api/v1/openapi.json", "--checks", "all", "--max-examples", "25",
+         "--generation-deterministic", "--request-timeout", "10", "--no-color"],
+        capture_output=True, text=True, timeout=280)
+    print(result.stdout[-4000:])
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -1,0 +1,90 @@
+"""What each HTTP handler answers, declared for the OpenAPI description (CONTRACT 6).
+
+Field names are the contract's; every object allows more fields than it lists.
+"""
+
+from __future__ import annotations
+
+from streamer.web.openapi import ERROR, NULLABLE_STRING, TEXT, Operation, Param, array, obj
+
+NUMBER_OR_NULL = {"type": "number", "nullable": True}
+MODEL = Param("model", "path", "the model's name")
+VERSION = Param("version", "query", "a version of the model; absent: its most recently updated version")
+LIMIT = Param("limit", "query", "how many, newest first", {"type": "integer", "minimum": 1, "maximum": 10000})
+NOT_FOUND = ("no such model or version", ERROR)
+BAD = ("a parameter is malformed", ERROR)
+
+LATENCY = obj(**{k: NUMBER_OR_NULL for k in ("p50", "p90", "p95", "p99", "max")})
+WINDOW = obj(
+    ("window_start", "window_end", "events", "status"),
+    model={"type": "string"}, version={"type": "string"}, window_start=TEXT, window_end=TEXT,
+    window_start_s={"type": "number"}, window_end_s={"type": "number"}, events={"type": "integer"},
+    errors={"type": "integer"}, error_rate=NUMBER_OR_NULL, throughput_per_s=NUMBER_OR_NULL, latency_ms=LATENCY,
+    status=TEXT, reference=NULLABLE_STRING,
+    features={"type": "object", "additionalProperties": obj(), "description": "per-feature statistics and drift"},
+    outputs={"type": "object", "additionalProperties": obj(), "description": "per-output statistics and drift"},
+    drift={**obj(drifted_share={"type": "number"}, drifted_features=array(TEXT)), "nullable": True},
+    performance={**obj(labelled={"type": "integer"}), "nullable": True},
+    performance_estimate={**obj(), "nullable": True},
+)
+LAST_ALERT = {**obj(("kind", "severity", "created_at"), kind=TEXT, severity=TEXT, message=NULLABLE_STRING,
+                    created_at=TEXT), "nullable": True}
+MODEL_ROW = obj(
+    ("model", "version", "status", "events_total", "last_window_end"),
+    model=TEXT, version=TEXT, status={"type": "string", "enum": ["ok", "warning", "critical", "baseline", "no_data"]},
+    events_total={"type": "integer"}, late_events={"type": "integer", "nullable": True},
+    last_window_end=NULLABLE_STRING, last_event_at=NULLABLE_STRING, reference=NULLABLE_STRING,
+    updated_at=NULLABLE_STRING, recent_events=array({"type": "integer"}), drifted_features=array(TEXT),
+    open_alerts={"type": "integer"}, last_alert=LAST_ALERT,
+)
+ALERT = obj(
+    ("id", "kind", "severity", "model", "version", "window_start", "window_end", "subject", "value", "threshold",
+     "message", "details", "created_at"),
+    id=TEXT, kind=TEXT, severity=TEXT, model=TEXT, version=TEXT, window_start=NULLABLE_STRING,
+    window_end=NULLABLE_STRING, subject=NULLABLE_STRING, value=NUMBER_OR_NULL, threshold=NUMBER_OR_NULL,
+    message=TEXT, details=obj(), created_at=TEXT,
+)
+PROFILE = obj(("model",), model=TEXT, version=NULLABLE_STRING, features=obj(), outputs=obj())
+READY = obj(("ready", "scope", "waiting_for"), ready={"type": "boolean"}, scope=TEXT, waiting_for=array(TEXT),
+            view_as_of=NULLABLE_STRING, error=TEXT)
+
+DASHBOARD = Operation("The dashboard (HTML); /?model=M opens model M's page",
+                      {200: ("the page", TEXT)}, (Param("model", "query", "open this model's page"),
+                                                  VERSION), content_type="text/html")
+STATIC = Operation("The dashboard's static files (JavaScript, CSS)", {200: ("the file", TEXT), 404: ("no such file", ERROR)},
+                   (Param("name", "path", "the file's name"),), content_type="application/octet-stream")
+HEALTH = Operation("Liveness: ok while the process lives", {200: ("alive", obj(("status",), status=TEXT))})
+READY_OP = Operation(
+    "Readiness as a worker (partitions and tables) or, with scope=web, to answer the API",
+    {200: ("ready", READY), 503: ("not ready yet", READY), 400: BAD},
+    (Param("scope", "query", "worker (default) or web", {"type": "string", "enum": ["worker", "web"]}),))
+METRICS = Operation("Prometheus text exposition, metric names prefixed streamer_",
+                    {200: ("the metrics", TEXT)}, content_type="text/plain")
+OPENAPI = Operation("This OpenAPI description", {200: ("the description", obj(("openapi", "paths")))},
+                    needs_token=True)
+MODELS = Operation("Every model and version with its status",
+                   {200: ("the models", obj(("models",), models=array(MODEL_ROW), view_as_of=NULLABLE_STRING))},
+                   needs_token=True)
+MODEL_OP = Operation(
+    "One model: its open window and last closed window",
+    {200: ("the model", {**MODEL_ROW, "required": ["model", "version", "status", "events_total"],
+                         "properties": {**MODEL_ROW["properties"], "versions": array(TEXT),
+                                        "open_window": {**obj(), "nullable": True},
+                                        "last_window": {**WINDOW, "nullable": True}}}),
+     404: NOT_FOUND}, (MODEL, VERSION), needs_token=True)
+WINDOWS = Operation("Closed-window summaries, newest first",
+                    {200: ("the windows", obj(("windows",), windows=array(WINDOW))), 400: BAD, 404: NOT_FOUND},
+                    (MODEL, VERSION, LIMIT), needs_token=True)
+ALERTS = Operation("Recent alerts (CONTRACT 4.4), newest first",
+                   {200: ("the alerts", obj(("alerts",), alerts=array(ALERT))), 400: BAD},
+                   (Param("model", "query", "only this model's"), Param("kind", "query", "only this kind"), LIMIT),
+                   needs_token=True)
+REFERENCE_GET = Operation(
+    "The reference profile that applies to a version (absent: the model's newest version)",
+    {200: ("the profile", PROFILE), 404: ("no profile applies", ERROR)},
+    (MODEL, Param("version", "query", "the version whose profile to answer")), needs_token=True)
+REFERENCE_PUT = Operation(
+    "Publish a reference profile to the references topic",
+    {200: ("published", obj(("published", "columns"), published=TEXT, columns={"type": "integer"})),
+     400: ("not a profile of this model", ERROR)},
+    (MODEL, Param("version", "query", "publish for this version only")), request_body=PROFILE, needs_token=True)
