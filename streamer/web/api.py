@@ -25,10 +25,9 @@ from streamer.web import schemas
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
 from streamer.web.openapi import build_openapi, describe
 from streamer.web.overview import alert_overview, recent_windows
+from streamer.web.schemas import STATIC_DIR, STATIC_FILES
 
 log = logging.getLogger(__name__)
-STATIC_DIR = Path(__file__).parent / "static"  # the dashboard's HTML, JS and CSS (package data)
-STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".html"))
 MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
                 "reference", "updated_at")
 
@@ -91,7 +90,10 @@ class Api:
         except web.HTTPException as exc:
             if exc.content_type == "application/json":
                 raise
-            return error(exc.status, exc.reason)
+            answer = error(exc.status, exc.reason)
+            if "Allow" in exc.headers:  # a 405 names the methods that are allowed (RFC 9110)
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         except Exception:
             log.exception("error answering %s %s", request.method, request.path)
             return error(500, "internal error; see the worker's log")
@@ -107,7 +109,8 @@ class Api:
         name = request.match_info["name"]
         if name not in STATIC_FILES:  # only the files shipped, never a path
             return error(404, f"no static file {name!r}")
-        return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+        media = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}[Path(name).suffix]
+        return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache", "Content-Type": media})
 
     @describe(schemas.OPENAPI)
     async def openapi(self, request: web.Request) -> web.Response:
@@ -214,6 +217,8 @@ class Api:
         except ReferenceProfileError as exc:
             return error(400, str(exc))
         version = request.query.get("version", profile.version)
+        if version == "":
+            return error(400, "version must not be empty")
         if profile.model != model:
             return error(400, f"the profile is for model {profile.model!r}, not {model!r}")
         key = model if version is None else f"{model}:{version}"

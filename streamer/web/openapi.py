@@ -44,7 +44,7 @@ class Operation:
     summary: str
     responses: dict[int, tuple[str, dict[str, Any]]]  # status -> (description, JSON schema)
     params: tuple[Param, ...] = ()
-    content_type: str = "application/json"
+    content_type: str | tuple[str, ...] = "application/json"  # of the 2xx answers
     request_body: dict[str, Any] | None = None
     needs_token: bool = False  # guarded by STREAMER_API_TOKEN when it is set
 
@@ -62,7 +62,8 @@ def _operation_json(op: Operation, operation_id: str, token_set: bool) -> dict[s
     responses: dict[str, Any] = {}
     for status, (description, schema) in sorted(op.responses.items()):
         media = op.content_type if 200 <= status < 300 else "application/json"
-        responses[str(status)] = {"description": description, "content": {media: {"schema": schema}}}
+        types = (media,) if isinstance(media, str) else media
+        responses[str(status)] = {"description": description, "content": {t: {"schema": schema} for t in types}}
     if op.needs_token and token_set:
         responses["401"] = {"description": "missing or wrong bearer token",
                             "content": {"application/json": {"schema": ERROR}}}

@@ -5,8 +5,12 @@ Field names are the contract's; every object allows more fields than it lists.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamer.web.openapi import ERROR, NULLABLE_STRING, TEXT, Operation, Param, array, obj
 
+STATIC_DIR = Path(__file__).parent / "static"  # the dashboard's HTML, JS and CSS (package data)
+STATIC_FILES = tuple(sorted(p.name for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".html")))
 NUMBER_OR_NULL = {"type": "number", "nullable": True}
 MODEL = Param("model", "path", "the model's name")
 VERSION = Param("version", "query", "a version of the model; absent: its most recently updated version")
@@ -44,7 +48,19 @@ ALERT = obj(
     window_end=NULLABLE_STRING, subject=NULLABLE_STRING, value=NUMBER_OR_NULL, threshold=NUMBER_OR_NULL,
     message=TEXT, details=obj(), created_at=TEXT,
 )
-PROFILE = obj(("model",), model=TEXT, version=NULLABLE_STRING, features=obj(), outputs=obj())
+NUMERIC_COLUMN = obj(("kind", "count", "missing", "edges", "counts", "mean", "std"), kind={"type": "string", "enum": ["numeric"]},
+                     count={"type": "integer", "minimum": 0}, missing={"type": "integer", "minimum": 0},
+                     edges=array({"type": "number"}), mlrun_edges=array({"type": "number"}),
+                     counts=array({"type": "integer", "minimum": 0}), quantile_sketch=TEXT,
+                     mean={"type": "number"}, std={"type": "number"})
+CATEGORICAL_COLUMN = obj(("kind", "counts", "missing"), kind={"type": "string", "enum": ["categorical"]},
+                         count={"type": "integer", "minimum": 0}, missing={"type": "integer", "minimum": 0},
+                         counts={"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                         other={"type": "integer", "minimum": 0})
+COLUMNS = {"type": "object", "additionalProperties": {"oneOf": [NUMERIC_COLUMN, CATEGORICAL_COLUMN]}}
+PROFILE = obj(("format", "model", "features", "outputs"),
+              format={"type": "string", "enum": ["streamer.reference/1"]}, model=TEXT, version=NULLABLE_STRING,
+              rows={"type": "integer"}, features=COLUMNS, outputs=COLUMNS)
 READY = obj(("ready", "scope", "waiting_for"), ready={"type": "boolean"}, scope=TEXT, waiting_for=array(TEXT),
             view_as_of=NULLABLE_STRING, error=TEXT)
 
@@ -52,7 +68,7 @@ DASHBOARD = Operation("The dashboard (HTML); /?model=M opens model M's page",
                       {200: ("the page", TEXT)}, (Param("model", "query", "open this model's page"),
                                                   VERSION), content_type="text/html")
 STATIC = Operation("The dashboard's static files (JavaScript, CSS)", {200: ("the file", TEXT), 404: ("no such file", ERROR)},
-                   (Param("name", "path", "the file's name"),), content_type="application/octet-stream")
+                   (Param("name", "path", "the file's name", {"type": "string", "enum": list(STATIC_FILES)}),), content_type=("text/javascript", "text/css", "text/html"))
 HEALTH = Operation("Liveness: ok while the process lives", {200: ("alive", obj(("status",), status=TEXT))})
 READY_OP = Operation(
     "Readiness as a worker (partitions and tables) or, with scope=web, to answer the API",
@@ -87,4 +103,5 @@ REFERENCE_PUT = Operation(
     "Publish a reference profile to the references topic",
     {200: ("published", obj(("published", "columns"), published=TEXT, columns={"type": "integer"})),
      400: ("not a profile of this model", ERROR)},
-    (MODEL, Param("version", "query", "publish for this version only")), request_body=PROFILE, needs_token=True)
+    (MODEL, Param("version", "query", "publish for this version only", {"type": "string", "minLength": 1})),
+    request_body=PROFILE, needs_token=True)

@@ -117,11 +117,14 @@ def test_model_page_shows_the_drifted_features_on_the_heatmap_and_draws_charts(d
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(drifting) -> None:
-    """Property-based requests from the served OpenAPI description against the live worker."""
+    """Property-based requests from the served OpenAPI description against the live worker, every check but
+    one: ``positive_data_acceptance`` wants every schema-valid body accepted, but a reference profile must
+    also be consistent in ways JSON Schema cannot say (its model equals the path's, a numeric column has one
+    more count than edges, edges increase), so a schema-valid random profile is rightly a 400."""
     _, url = drifting
     schemathesis = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
-        [str(schemathesis), "run", f"{url}/api/v1/openapi.json", "--checks", "all", "--max-examples", "25",
+        [str(schemathesis), "run", f"{url}/api/v1/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "25",
          "--generation-deterministic", "--request-timeout", "10", "--no-color"],
         capture_output=True, text=True, timeout=280)
     print(result.stdout[-4000:])

@@ -324,3 +324,18 @@ def test_reference_without_version_answers_the_newest_versions_profile(world):
         await assert_error(client, "GET", "/api/v1/models/other/reference", 404)
 
     serve(world.api(), scenario)
+
+
+@pytest.mark.parametrize("group, name, field, bad", [
+    ("features", "x", "missing", b"-1"), ("features", "x", "count", b"-1"), ("outputs", "prediction", "missing", b"-3"),
+    ("features", "x", "missing", b"true"), ("features", "x", "count", b"1000000000000000000000000000000")])
+def test_reference_put_with_negative_or_huge_counts_is_a_400(world, group, name, field, bad):
+    doc = orjson.loads(profile("fraud"))
+    doc[group][name][field] = "BAD"
+    body = orjson.dumps(doc).replace(b'"BAD"', bad)
+
+    async def scenario(client: TestClient) -> None:
+        await assert_error(client, "PUT", "/api/v1/models/fraud/reference", 400, data=body)
+        assert world.published == []
+
+    serve(world.api(), scenario)
