@@ -6,12 +6,13 @@ Field names are the contract's; every object allows more fields than it lists.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from streamer.web.openapi import ERROR, NULLABLE_STRING, TEXT, Operation, Param, array, obj
 
 STATIC_DIR = Path(__file__).parent / "static"  # the dashboard's HTML, JS and CSS (package data)
 STATIC_FILES = tuple(sorted(p.name for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".html")))
-NUMBER_OR_NULL = {"type": "number", "nullable": True}
+NUMBER_OR_NULL: dict[str, Any] = {"type": "number", "nullable": True}
 MODEL = Param("model", "path", "the model's name")
 VERSION = Param("version", "query", "a version of the model; absent: its most recently updated version")
 LIMIT = Param("limit", "query", "how many, newest first", {"type": "integer", "minimum": 1, "maximum": 10000})
