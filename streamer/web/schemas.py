@@ -19,7 +19,8 @@ LIMIT = Param("limit", "query", "how many, newest first", {"type": "integer", "m
 NOT_FOUND = ("no such model or version", ERROR)
 BAD = ("a parameter is malformed", ERROR)
 
-LATENCY = obj(**{k: NUMBER_OR_NULL for k in ("p50", "p90", "p95", "p99", "max")})
+LATENCY = {"type": "object", "additionalProperties": True,
+           "properties": {k: NUMBER_OR_NULL for k in ("p50", "p90", "p95", "p99", "max")}}
 WINDOW = obj(
     ("window_start", "window_end", "events", "status"),
     model={"type": "string"}, version={"type": "string"}, window_start=TEXT, window_end=TEXT,
