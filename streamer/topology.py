@@ -183,5 +183,5 @@ def create_app(settings: Settings) -> StreamerApp:
         await app.producer.send_and_wait(topic, key, value, None, None, None)
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
-                  readiness, lambda: render_metrics(pipeline.counters, status), publish, lambda: mirror.fetched_at_s)
+                  readiness, lambda: render_metrics(pipeline.counters, status, history), publish, lambda: mirror.fetched_at_s)
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from streamer.pipeline import PipelineCounters
-from streamer.web.cluster_view import StatusBoard
+from streamer.web.cluster_view import StatusBoard, WindowHistory
+from streamer.web.window_metrics import render_window_metrics
 
 _HELP = {
     "messages": "prediction messages read from Kafka by this replica",
@@ -25,7 +26,7 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(counters: PipelineCounters, status: StatusBoard) -> str:
+def render_metrics(counters: PipelineCounters, status: StatusBoard, history: WindowHistory | None = None) -> str:
     lines = []
     for field in fields(counters):
         name = f"streamer_{field.name}_total"
@@ -42,4 +43,6 @@ def render_metrics(counters: PipelineCounters, status: StatusBoard) -> str:
         for value in STATUS_VALUES:
             lines.append(f'streamer_model_status{{model="{_label(model)}",version="{_label(version)}",'
                          f'status="{value}"}} {int(doc.get("status") == value)}')
+    if history is not None:
+        lines += render_window_metrics(history)
     return "\n".join(lines) + "\n"

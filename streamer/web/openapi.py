@@ -78,7 +78,9 @@ def _operation_json(op: Operation, operation_id: str, token_set: bool) -> dict[s
 
 
 def operation_id(method: str, path: str) -> str:
-    """>>> operation_id("GET", "/api/v1/models/{model}/windows")
+    """A unique id per method and path.
+
+    >>> operation_id("GET", "/api/v1/models/{model}/windows")
     'get_api_v1_models_model_windows'
     """
     words = [w.strip("{}") for w in path.split("/") if w]

@@ -68,7 +68,8 @@ class World:
 
         return Api(token, "references", self.status, self.history, self.alerts, self.registry,
                    readiness=lambda scope: [r for r in self.not_ready if scope == "worker" or "mirror" in r],
-                   metrics=lambda: render_metrics(PipelineCounters(messages=7, rows_accepted=5), self.status),
+                   metrics=lambda: render_metrics(PipelineCounters(messages=7, rows_accepted=5), self.status,
+                                                                self.history),
                    publish=publish)
 
 
