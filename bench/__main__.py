@@ -1,7 +1,7 @@
 """Run every benchmark: ``python -m bench`` prints one report and writes it as JSON.
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
-compared; ``--only detection``, ``--only throughput`` or ``--only faust-settings`` runs one part.
+compared; ``--only detection``, ``--only throughput`` or ``--only faust-settings`` or ``--only web`` runs one part.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 import platform
 import time
 
-from bench import detection, faust_settings, throughput
+from bench import detection, faust_settings, throughput, web_api
 
-PARTS = {"throughput": throughput.run, "detection": detection.run, "faust-settings": faust_settings.run}
+PARTS = {"throughput": throughput.run, "detection": detection.run, "faust-settings": faust_settings.run,
+         "web": web_api.run}
 
 
 def main() -> None:
