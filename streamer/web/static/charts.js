@@ -6,6 +6,7 @@ const COLORS = ["#0969da", "#cf222e", "#8250df", "#1a7f37", "#bc4c00", "#6e7781"
 function fmt(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
   const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e6) return String(v);
   if (a !== 0 && (a < 0.001 || a >= 1e6)) return v.toExponential(1);
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
 }
