@@ -116,7 +116,7 @@ def test_model_page_shows_the_drifted_features_on_the_heatmap_and_draws_charts(d
     assert problems == []
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(drifting) -> None:
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(drifting, tmp_path: Path) -> None:
     """Property-based requests from the served OpenAPI description against the live worker, every check but
     one: ``positive_data_acceptance`` wants every schema-valid body accepted, but a reference profile must
     also be consistent in ways JSON Schema cannot say (its model equals the path's, a numeric column has one
