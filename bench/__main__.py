@@ -2,7 +2,7 @@
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
 compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
-ground-truth, pending-cost, replicas or notify.
+ground-truth, pending-cost, replicas, notify or web.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from bench import (
     pending_cost,
     replicas,
     throughput,
+    web_api,
 )
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
          "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
-         "replicas": replicas.run, "notify": notify.run}
+         "replicas": replicas.run, "notify": notify.run, "web": web_api.run}
 
 
 def main() -> None:

@@ -343,5 +343,5 @@ class Pipeline:
             "last_event_at": format_timestamp(state.watermark_s) if math.isfinite(state.watermark_s) else None,
             "reference": source, "baseline_windows": state.baseline_windows,
             "open_windows": open_windows, "updated_at": format_timestamp(now_s), "updated_at_s": now_s,
-            "open_alerts": open_alerts(state),
+            "active_alerts": open_alerts(state),
         }

@@ -193,7 +193,7 @@ def create_app(settings: Settings) -> StreamerApp:
         await app.producer.send_and_wait(topic, key, value, None, None, None)
 
     def metrics() -> str:
-        return (render_metrics(pipeline.counters, status, pipeline.ground_truth.counters)
+        return (render_metrics(pipeline.counters, status, pipeline.ground_truth.counters, history)
                 + (notify.metrics() if notify else ""))
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,

@@ -162,6 +162,11 @@ class ReferenceProfile:
             doc = data if isinstance(data, Mapping) else orjson.loads(data)
             if not isinstance(doc, Mapping) or doc.get("format") != FORMAT:
                 raise ReferenceProfileError(f"not a reference profile: 'format' must be {FORMAT!r}")
+            if not isinstance(doc.get("model"), str) or not isinstance(doc.get("version"), str | None):
+                raise ReferenceProfileError("not a reference profile: 'model' must be text, 'version' text or null")
+            if not all(isinstance(doc.get(group), Mapping) for group in ("features", "outputs")):
+                raise ReferenceProfileError("not a reference profile: 'features' and 'outputs' must be objects")
+            _count("rows", doc.get("rows", 0))
             mlrun_edges: dict[str, np.ndarray] = {}
             columns = {}
             for group in ("features", "outputs"):
@@ -174,7 +179,7 @@ class ReferenceProfile:
                        columns["features"], columns["outputs"], mlrun_edges, ground_truth)
         except ReferenceProfileError:
             raise
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError,
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
                 StateFormatError) as exc:
             raise ReferenceProfileError(f"malformed reference profile: {type(exc).__name__}: {exc}") from exc
 
@@ -188,29 +193,45 @@ def _check_ground_truth(section: Any) -> None:
         Calibration.from_json(section["calibration"])
 
 
+def _count(name: str, value: Any) -> int:
+    """A count as written by ``to_json``: a whole, non-negative JSON number (not a boolean, not text)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ReferenceProfileError(f"column {name!r}: counts must be whole numbers from 0, not {value!r}")
+    return value
+
+
+def _numbers(name: str, values: Any) -> list[float]:
+    """JSON numbers (not booleans, not text), as floats."""
+    if not isinstance(values, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ReferenceProfileError(f"column {name!r}: expected numbers")
+    return [float(v) for v in values]
+
+
 def _column_from_json(name: str, column: Mapping[str, Any], mlrun_edges: dict[str, np.ndarray]) -> Sketch:
+    if not isinstance(column, Mapping):
+        raise ReferenceProfileError(f"column {name!r}: must be an object")
     if column["kind"] == CATEGORICAL:
-        counts = {str(k): int(v) for k, v in column["counts"].items()}
+        counts = {str(k): _count(name, v) for k, v in column["counts"].items()}
         categorical = CategoricalSketch(max(64, len(counts)), counts)
-        categorical.counts, categorical.other = counts, int(column.get("other", 0))
-        categorical.missing = int(column["missing"])
+        categorical.counts, categorical.other = counts, _count(name, column.get("other", 0))
+        categorical.missing = _count(name, column["missing"])
+        _count(name, column.get("count", 0))  # written for readers; checked so a stored profile is always sound
         return categorical
     if column["kind"] != NUMERIC:
         raise ReferenceProfileError(f"column {name!r}: kind must be 'numeric' or 'categorical'")
-    edges = np.asarray(column["edges"], dtype=np.float64)
-    bin_counts = np.asarray(column["counts"], dtype=np.int64)
+    edges = np.asarray(_numbers(name, column["edges"]), dtype=np.float64)
+    bin_counts = np.asarray([_count(name, c) for c in column["counts"]], dtype=np.int64)
     if len(edges) < 2 or np.any(np.diff(edges) <= 0) or len(bin_counts) != len(edges) + 1:
         raise ReferenceProfileError(f"column {name!r}: edges must increase and counts have len(edges)+1 entries")
     sketch = NumericSketch(edges)
-    sketch.counts, sketch.count, sketch.missing = bin_counts, int(column["count"]), int(column["missing"])
-    sketch.mean = float(column["mean"])
-    std = float(column["std"])
+    sketch.counts, sketch.count, sketch.missing = bin_counts, _count(name, column["count"]), _count(name, column["missing"])
+    sketch.mean, std = _numbers(name, [column["mean"], column["std"]])
     sketch.m2 = std * std * (sketch.count - 1) if sketch.count > 1 else 0.0
     if sketch.count:
-        sketch.min, sketch.max = float(column["min"]), float(column["max"])
+        sketch.min, sketch.max = _numbers(name, [column["min"], column["max"]])
     if column.get("quantile_sketch"):
         sketch.quantiles = QuantileSketch.from_bytes(base64.b64decode(column["quantile_sketch"]))
-    coarse = np.asarray(column.get("mlrun_edges", edges), dtype=np.float64)
+    coarse = np.asarray(_numbers(name, column.get("mlrun_edges", list(edges))), dtype=np.float64)
     if (len(coarse) < 2 or np.any(np.diff(coarse) <= 0) or coarse[0] != edges[0] or coarse[-1] != edges[-1]
             or not np.all(np.isin(coarse, edges))):
         raise ReferenceProfileError(f"column {name!r}: mlrun_edges must increase and be a subset of edges "

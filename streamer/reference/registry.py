@@ -48,3 +48,14 @@ class ReferenceRegistry:
             if found is not None:
                 return found
         return self.documents.get(model)
+
+    def versions(self, model: str) -> list[str]:
+        """The versions that have a profile of their own, in key order.
+
+        >>> registry = ReferenceRegistry()
+        >>> registry.documents = {"fraud:2": b"{}", "fraud": b"{}", "fraud:10": b"{}", "fraudster:1": b"{}"}
+        >>> registry.versions("fraud")
+        ['10', '2']
+        """
+        prefix = f"{model}:"
+        return sorted(name[len(prefix):] for name in self.documents if name.startswith(prefix))

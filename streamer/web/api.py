@@ -10,6 +10,8 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,12 +22,15 @@ from streamer.events.timestamps import format_timestamp
 from streamer.notify.log import NotificationLog
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
+from streamer.web import schemas
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
-from streamer.web.dashboard import DASHBOARD_HTML
+from streamer.web.openapi import build_openapi, describe
+from streamer.web.overview import alert_overview, recent_windows
+from streamer.web.schemas import STATIC_DIR, STATIC_FILES
 
 log = logging.getLogger(__name__)
 MODEL_FIELDS = ("model", "version", "status", "events_total", "late_events", "last_window_end", "last_event_at",
-                "reference", "updated_at", "open_alerts")
+                "reference", "updated_at", "active_alerts")
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -64,6 +69,7 @@ class Api:
         app.middlewares.append(self._errors_and_auth)
         router = app.router
         router.add_get("/", self.dashboard)
+        router.add_get("/static/{name}", self.static_file)
         router.add_get("/health", self.health)
         router.add_get("/ready", self.ready)
         router.add_get("/metrics", self.prometheus)
@@ -75,6 +81,8 @@ class Api:
         router.add_get("/api/v1/alerts", self.list_alerts)
         router.add_get("/api/v1/worker", self.get_worker)
         router.add_get("/api/v1/notifications", self.list_notifications)
+        router.add_get("/api/v1/openapi.json", self.openapi)
+        self._app = app
 
     @web.middleware
     async def _errors_and_auth(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
@@ -87,14 +95,33 @@ class Api:
         except web.HTTPException as exc:
             if exc.content_type == "application/json":
                 raise
-            return error(exc.status, exc.reason)
+            answer = error(exc.status, exc.reason)
+            if "Allow" in exc.headers:  # a 405 names the methods that are allowed (RFC 9110)
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         except Exception:
             log.exception("error answering %s %s", request.method, request.path)
             return error(500, "internal error; see the worker's log")
 
+    @describe(schemas.DASHBOARD)
     async def dashboard(self, request: web.Request) -> web.Response:
-        return web.Response(text=DASHBOARD_HTML, content_type="text/html")
+        # The page learns whether to ask for a token before its first API call (no 401 in the console).
+        page = (STATIC_DIR / "index.html").read_text().replace("__AUTH__", "required" if self.api_token else "open")
+        return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
+    @describe(schemas.STATIC)
+    async def static_file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:  # only the files shipped, never a path
+            return error(404, f"no static file {name!r}")
+        media = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}[Path(name).suffix]
+        return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache", "Content-Type": media})
+
+    @describe(schemas.OPENAPI)
+    async def openapi(self, request: web.Request) -> web.Response:
+        return json_response(build_openapi(self._app, "streamer", package_version("streamer"), bool(self.api_token)))
+
+    @describe(schemas.HEALTH)
     async def health(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
@@ -102,6 +129,7 @@ class Api:
         fetched_at_s = self.view_fetched_at_s()
         return None if fetched_at_s is None else format_timestamp(fetched_at_s)
 
+    @describe(schemas.READY_OP)
     async def ready(self, request: web.Request) -> web.Response:
         """Ready as a worker (partitions and tables), or with ``?scope=web`` ready to answer the API."""
         scope = request.query.get("scope", "worker")
@@ -113,16 +141,23 @@ class Api:
                                   "waiting_for": reasons}, 503)
         return json_response({"ready": True, "scope": scope, "waiting_for": [], "view_as_of": self._view_as_of()})
 
+    @describe(schemas.METRICS)
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(text=self.metrics(), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
 
+    @describe(schemas.WORKER)
     async def get_worker(self, request: web.Request) -> web.Response:
         """This replica's counters (dead letters by reason, refused models, dropped features) and limits."""
         return json_response(self.worker() if self.worker is not None else {})
 
+    @describe(schemas.MODELS)
     async def list_models(self, request: web.Request) -> web.Response:
-        models = [{k: doc.get(k) for k in MODEL_FIELDS} for _, doc in sorted(self.status.models.items())]
+        boards = sorted(self.status.models.items())
+        alerts = alert_overview(self.alerts.alerts, {key: doc.get("last_window_end") for key, doc in boards})
+        models = [{**{k: doc.get(k) for k in MODEL_FIELDS},
+                   **recent_windows(self.history.briefs.get(key, {}).values()),
+                   **alerts.get(key, {"open_alerts": 0, "last_alert": None})} for key, doc in boards]
         return json_response({"models": models, "view_as_of": self._view_as_of()})
 
     def _versions(self, model: str) -> list[dict[str, Any]]:
@@ -144,6 +179,7 @@ class Api:
         raise web.HTTPNotFound(body=orjson.dumps({"error": f"model {model!r} has no version {wanted!r}"}),
                                content_type="application/json")
 
+    @describe(schemas.MODEL_OP)
     async def get_model(self, request: web.Request) -> web.Response:
         doc = self._pick(request)
         last = self.history.newest(doc["model"], doc["version"], 1)
@@ -155,10 +191,12 @@ class Api:
             "last_window": last[0] if last else None,
         })
 
+    @describe(schemas.WINDOWS)
     async def get_windows(self, request: web.Request) -> web.Response:
         doc = self._pick(request)
         return json_response({"windows": self.history.newest(doc["model"], doc["version"], _limit(request))})
 
+    @describe(schemas.ALERTS)
     async def list_alerts(self, request: web.Request) -> web.Response:
         """Recent alerts; ``open=true`` keeps those not yet resolved; each says where it was delivered."""
         only_open = request.query.get("open", "false").lower()
@@ -170,6 +208,7 @@ class Api:
             found = [{**alert, "deliveries": self.notifications.deliveries_of(alert["id"])} for alert in found]
         return json_response({"alerts": found})
 
+    @describe(schemas.NOTIFICATIONS)
     async def list_notifications(self, request: web.Request) -> web.Response:
         """Recent delivery outcomes, deliveries waiting for a retry, failures and a summary per channel."""
         if self.notifications is None:
@@ -178,13 +217,24 @@ class Api:
         return json_response(self.notifications.query(_limit(request), query.get("status"), query.get("channel"),
                                                       query.get("model")))
 
+    @describe(schemas.REFERENCE_GET)
     async def get_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
-        document = self.registry.document(model, request.query.get("version"))
+        version = request.query.get("version")
+        if version is None:
+            # The profile that applies to the newest version, as the pipeline would look it up; a model
+            # that has sent nothing yet falls back to its model-wide profile, then to any versioned one.
+            newest = [d["version"] for (name, _), d in self.status.models.items() if name == model]
+            if newest:
+                version = self._versions(model)[0]["version"]
+            elif self.registry.document(model, None) is None and self.registry.versions(model):
+                version = self.registry.versions(model)[-1]
+        document = self.registry.document(model, version)
         if document is None:
             return error(404, f"no reference profile registered for {model!r}")
         return web.Response(body=document, content_type="application/json")
 
+    @describe(schemas.REFERENCE_PUT)
     async def put_reference(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
         body = await request.read()
@@ -193,6 +243,8 @@ class Api:
         except ReferenceProfileError as exc:
             return error(400, str(exc))
         version = request.query.get("version", profile.version)
+        if version == "":
+            return error(400, "version must not be empty")
         if profile.model != model:
             return error(400, f"the profile is for model {profile.model!r}, not {model!r}")
         key = model if version is None else f"{model}:{version}"

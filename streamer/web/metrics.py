@@ -8,7 +8,8 @@ from typing import Any
 from streamer.batch import PipelineCounters
 from streamer.events.dead_letters import DEAD_LETTER_REASONS
 from streamer.labels.stage import GroundTruthCounters
-from streamer.web.cluster_view import StatusBoard
+from streamer.web.cluster_view import StatusBoard, WindowHistory
+from streamer.web.window_metrics import render_window_metrics
 
 _HELP = {
     "messages": "prediction messages read from Kafka by this replica",
@@ -50,7 +51,7 @@ def _counter_lines(counters: Any, help_texts: dict[str, str]) -> list[str]:
 
 
 def render_metrics(counters: PipelineCounters, status: StatusBoard,
-                   ground_truth: GroundTruthCounters | None = None) -> str:
+                   ground_truth: GroundTruthCounters | None = None, history: WindowHistory | None = None) -> str:
     lines = _counter_lines(counters, _HELP)
     lines += ["# HELP streamer_dead_letters_by_reason_total messages rejected to dead-letters, by kind of reason",
               "# TYPE streamer_dead_letters_by_reason_total counter"]
@@ -70,4 +71,6 @@ def render_metrics(counters: PipelineCounters, status: StatusBoard,
         for value in STATUS_VALUES:
             lines.append(f'streamer_model_status{{model="{_label(model)}",version="{_label(version)}",'
                          f'status="{value}"}} {int(doc.get("status") == value)}')
+    if history is not None:
+        lines += render_window_metrics(history)
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ from streamer.stats.drift import categorical_drift, general_drift, numeric_drift
 from streamer.stats.quality import quality_section
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.columns import CATEGORICAL, NUMERIC, Sketch
+from streamer.windows.distribution import categorical_distribution, numeric_distribution
 
 # Window status from drift status: what the API and the dashboard show.
 STATUS_OF_DRIFT = {"ok": "ok", "suspected": "warning", "detected": "critical"}
@@ -63,9 +64,12 @@ def compare_columns(
             metrics[name] = {"kind": NUMERIC if isinstance(ref, NumericSketch) else CATEGORICAL, "count": 0}
         elif isinstance(ref, NumericSketch) and isinstance(win, NumericSketch):
             assert ref.edges is not None  # reference sketches always have bins
-            metrics[name] = {"kind": NUMERIC, **numeric_drift(ref, win.rebinned(ref.edges), mlrun_edges[name])}
+            rebinned = win.rebinned(ref.edges)
+            metrics[name] = {"kind": NUMERIC, **numeric_drift(ref, rebinned, mlrun_edges[name]),
+                             "distribution": numeric_distribution(ref, rebinned, mlrun_edges[name])}
         elif isinstance(ref, CategoricalSketch) and isinstance(win, CategoricalSketch):
-            metrics[name] = {"kind": CATEGORICAL, **categorical_drift(ref, win)}
+            metrics[name] = {"kind": CATEGORICAL, **categorical_drift(ref, win),
+                             "distribution": categorical_distribution(ref, win)}
         else:
             metrics[name] = {**column_statistics(win), "type_mismatch": True}
     tested = [n for n, m in metrics.items() if m.get("count") and not m.get("type_mismatch")]

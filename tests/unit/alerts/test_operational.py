@@ -182,11 +182,11 @@ def test_open_alerts_show_in_the_model_status_until_resolved():
     steady_window(h, 6, latency_scale=10.0)
     steady_window(h, 7)  # closes the slow window
     slow = h.statuses()[-1]
-    assert slow["status"] == "critical" and {a["kind"] for a in slow["open_alerts"]} == {"latency_high"}
+    assert slow["status"] == "critical" and {a["kind"] for a in slow["active_alerts"]} == {"latency_high"}
     closed = [w for w in h.windows() if w["alerts"]]
     assert closed[0]["status"] == "critical" and closed[0]["alerts"][0]["kind"] == "latency_high"
     steady_window(h, 8)  # closes the steady window 7: resolved
-    assert h.statuses()[-1]["open_alerts"] == [] and h.statuses()[-1]["status"] == "ok"
+    assert h.statuses()[-1]["active_alerts"] == [] and h.statuses()[-1]["status"] == "ok"
     h.now += 400
     h.process([h.tick()])
     assert h.statuses()[-1]["status"] == "no_data"

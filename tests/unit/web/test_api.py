@@ -68,7 +68,8 @@ class World:
 
         return Api(token, "references", self.status, self.history, self.alerts, self.registry,
                    readiness=lambda scope: [r for r in self.not_ready if scope == "worker" or "mirror" in r],
-                   metrics=lambda: render_metrics(PipelineCounters(messages=7, rows_accepted=5), self.status),
+                   metrics=lambda: render_metrics(PipelineCounters(messages=7, rows_accepted=5), self.status,
+                                                  history=self.history),
                    publish=publish)
 
 
@@ -304,5 +305,38 @@ def test_dashboard_is_html(world):
         assert response.status == 200 and response.content_type == "text/html"
         text = await response.text()
         assert text.lstrip().lower().startswith("<!doctype html") and "</html>" in text
+
+    serve(world.api(), scenario)
+
+
+def test_reference_without_version_answers_the_newest_versions_profile(world):
+    async def scenario(client: TestClient) -> None:
+        path = "/api/v1/models/fraud/reference"
+        v1, v2 = profile("fraud", "1"), profile("fraud", "2")
+        world.registry.handle_record(b"fraud:1", v1, T0)
+        await assert_error(client, "GET", path, 404)  # the newest version, 2, has no profile yet
+        world.registry.handle_record(b"fraud:2", v2, T0)
+        response = await client.get(path)
+        assert response.status == 200 and await response.read() == v2  # fraud's newest version is 2
+        assert await (await client.get(path, params={"version": "1"})).read() == v1
+        # A model that has sent nothing yet: its only versioned profile.
+        world.registry.handle_record(b"fresh:1", profile("fresh", "1"), T0)
+        assert (await client.get("/api/v1/models/fresh/reference")).status == 200
+        await assert_error(client, "GET", "/api/v1/models/other/reference", 404)
+
+    serve(world.api(), scenario)
+
+
+@pytest.mark.parametrize("group, name, field, bad", [
+    ("features", "x", "missing", b"-1"), ("features", "x", "count", b"-1"), ("outputs", "prediction", "missing", b"-3"),
+    ("features", "x", "missing", b"true"), ("features", "x", "count", b"1000000000000000000000000000000")])
+def test_reference_put_with_negative_or_huge_counts_is_a_400(world, group, name, field, bad):
+    doc = orjson.loads(profile("fraud"))
+    doc[group][name][field] = "BAD"
+    body = orjson.dumps(doc).replace(b'"BAD"', bad)
+
+    async def scenario(client: TestClient) -> None:
+        await assert_error(client, "PUT", "/api/v1/models/fraud/reference", 400, data=body)
+        assert world.published == []
 
     serve(world.api(), scenario)
