@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from typing import Any
 
@@ -23,8 +21,8 @@ import numpy as np
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from bench.throughput import T0, Bench, Scenario, produce
-from streamer.broker import free_port, start_broker, wait_for_port
+from bench.throughput import T0, Bench, Scenario, delay_summary, produce
+from streamer.broker import free_port, start_broker
 from tests.integration.receivers import HttpReceiver
 
 SCENARIO = Scenario("batches of 100 rows, 10 features, 20 models", 200_000, 100, 10, 20)
@@ -67,9 +65,7 @@ def throughput(bench: Bench, receiver: HttpReceiver) -> list[dict[str, Any]]:
                       ("receiver hanging 120 s", f"{receiver.url}/hang")):
         app = f"n{uuid.uuid4().hex[:6]}"
         topic = f"{app}-predictions"
-        subprocess.run([sys.executable, "-c", "import asyncio; from streamer.config import load_settings; "
-                        "from streamer.kafka.topics import ensure_topics; asyncio.run(ensure_topics(load_settings()))"],
-                       env=bench.env(app, topic), check=True)
+        bench.create_topics(app, topic)
         asyncio.run(produce(bench.port, topic, drifting_messages(SCENARIO)))
         before = len(receiver.requests)
         extra = {"STREAMER_WINDOW_SECONDS": WINDOW_SECONDS}
@@ -88,11 +84,6 @@ def delivery_delay(bench: Bench, receiver: HttpReceiver, windows: int = 30) -> d
     topic = f"{app}-predictions"
     env = bench.env(app, topic, STREAMER_WINDOW_SECONDS="2", STREAMER_ALLOWED_LATENESS_SECONDS="0",
                     STREAMER_CONFIG=config_file(bench.workdir, f"{receiver.url}/delay"))
-    web_port = free_port()
-    log = open(os.path.join(bench.workdir, f"{app}.log"), "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
-                               "--data-dir", os.path.join(bench.workdir, app), "--loglevel", "warning"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
 
     async def run() -> list[float]:
         producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{bench.port}", linger_ms=0)
@@ -123,20 +114,13 @@ def delivery_delay(bench: Bench, receiver: HttpReceiver, windows: int = 30) -> d
         finally:
             await producer.stop()
 
+    worker = bench.ready_worker(app, env)
     try:
-        wait_for_port(web_port, timeout_s=120)
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/ready", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
         delays = asyncio.run(run())
     finally:
         worker.terminate()
         worker.wait(30)
-    array = np.array(delays or [float("nan")])
-    return {"windows": len(delays), "median_s": float(np.median(array)), "p99_s": float(np.quantile(array, 0.99))}
+    return delay_summary(delays)
 
 
 def run(out: dict[str, Any]) -> str:

@@ -113,14 +113,30 @@ class Bench:
                    STREAMER_TOPIC_LABELS=f"{app}-labels", STREAMER_IDLE_CLOSE_SECONDS="600", **extra)
         return env
 
-    def backlog(self, s: Scenario) -> str:
-        app = f"b{uuid.uuid4().hex[:6]}"
-        topic = f"{app}-predictions"
+    def create_topics(self, app: str, topic: str) -> None:
+        """The app's topics, as a worker creates them (before anything is produced to them)."""
         subprocess.run([sys.executable, "-c", "import asyncio; from streamer.config import load_settings; "
                         "from streamer.kafka.topics import ensure_topics; asyncio.run(ensure_topics(load_settings()))"],
                        env=self.env(app, topic), check=True)
+
+    def backlog(self, s: Scenario) -> str:
+        app = f"b{uuid.uuid4().hex[:6]}"
+        topic = f"{app}-predictions"
+        self.create_topics(app, topic)
         asyncio.run(produce(self.port, topic, messages(s)))
         return topic
+
+    def ready_worker(self, app: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """A worker process of ``app``, once it answers ``/ready``."""
+        web_port = free_port()
+        log = open(os.path.join(self.workdir, f"{app}.log"), "wb")  # noqa: SIM115
+        worker = subprocess.Popen([sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
+                                   "--data-dir", os.path.join(self.workdir, app), "--loglevel", "warning"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(web_port, timeout_s=120)
+        while not ready(f"http://127.0.0.1:{web_port}"):
+            time.sleep(0.5)
+        return worker
 
     def streamer(self, s: Scenario, topic: str, **settings: str) -> dict[str, Any]:
         app = f"w{uuid.uuid4().hex[:6]}"
@@ -186,11 +202,6 @@ def close_to_alert_delay(bench: Bench, windows: int = 40) -> dict[str, float]:
     topic = f"{app}-predictions"
     env = bench.env(app, topic, STREAMER_WINDOW_SECONDS="2", STREAMER_ALLOWED_LATENESS_SECONDS="0",
                     STREAMER_BASELINE_WINDOWS="1")
-    web_port = free_port()
-    log = open(os.path.join(bench.workdir, f"{app}.log"), "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port),
-                               "--data-dir", os.path.join(bench.workdir, app), "--loglevel", "warning"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
 
     async def run() -> list[float]:
         producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{bench.port}", linger_ms=0)
@@ -234,19 +245,17 @@ def close_to_alert_delay(bench: Bench, windows: int = 40) -> dict[str, float]:
             await producer.stop()
             await consumer.stop()
 
+    worker = bench.ready_worker(app, env)
     try:
-        wait_for_port(web_port, timeout_s=120)
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/ready", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
         delays = asyncio.run(run())
     finally:
         worker.terminate()
         worker.wait(30)
-    array = np.array(delays)
+    return delay_summary(delays)
+
+
+def delay_summary(delays: list[float]) -> dict[str, float]:
+    array = np.array(delays or [float("nan")])
     return {"windows": len(delays), "median_s": float(np.median(array)), "p99_s": float(np.quantile(array, 0.99))}
 
 
