@@ -199,11 +199,11 @@ class Api:
     @describe(schemas.ALERTS)
     async def list_alerts(self, request: web.Request) -> web.Response:
         """Recent alerts; ``open=true`` keeps those not yet resolved; each says where it was delivered."""
-        only_open = request.query.get("open", "false").lower()
-        if only_open not in ("true", "false", "1", "0"):
+        only_open = request.query.get("open", "false")
+        if only_open not in ("true", "false"):
             return error(400, "open must be true or false")
         found = self.alerts.query(request.query.get("model"), request.query.get("kind"), _limit(request),
-                                  only_open=only_open in ("true", "1"))
+                                  only_open=only_open == "true")
         if self.notifications is not None:
             found = [{**alert, "deliveries": self.notifications.deliveries_of(alert["id"])} for alert in found]
         return json_response({"alerts": found})
