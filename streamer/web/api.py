@@ -211,8 +211,9 @@ class Api:
     @describe(schemas.NOTIFICATIONS)
     async def list_notifications(self, request: web.Request) -> web.Response:
         """Recent delivery outcomes, deliveries waiting for a retry, failures and a summary per channel."""
-        if self.notifications is None:
-            return error(404, "notifications are not kept by this worker")
+        if self.notifications is None:  # no channel configured: nothing is delivered, nothing to show
+            return json_response({"configured": False, "deliveries": [], "retrying": [], "failures": [],
+                                  "channels": {}})
         query = request.query
         return json_response(self.notifications.query(_limit(request), query.get("status"), query.get("channel"),
                                                       query.get("model")))

@@ -107,8 +107,9 @@ NOTIFICATIONS = Operation(
     "Recent notification deliveries, deliveries waiting for a retry, failures and a summary per channel",
     {200: ("the deliveries", obj(("deliveries", "retrying", "failures", "channels"), deliveries=array(DELIVERY),
                                  retrying=array(DELIVERY), failures=array(DELIVERY),
-                                 channels={"type": "object", "additionalProperties": obj()})),
-     400: BAD, 404: ("this worker keeps no notifications (no channels configured)", ERROR)},
+                                 channels={"type": "object", "additionalProperties": obj()},
+                                 configured={"type": "boolean", "description": "false: no channel is configured"})),
+     400: BAD},
     (LIMIT, Param("status", "query", "only deliveries with this status"),
      Param("channel", "query", "only this channel's"), Param("model", "query", "only this model's")),
     needs_token=True)
