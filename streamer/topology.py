@@ -38,7 +38,8 @@ from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Pipeline
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.api import Api
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
-from streamer.web.metrics import render_metrics
+from streamer.web.metrics import FamiliesCollector, metrics_registry, render
+from streamer.web.runtime_metrics import AlertCounts, BatchStats, ConsumerPositions, RuntimeCollector
 
 TICK_INTERVAL_SECONDS = 0.5
 APP_VERSION = 1  # Faust keeps the tables of this version under <data dir>/v<version>
@@ -127,6 +128,7 @@ def create_app(settings: Settings) -> StreamerApp:
     pipeline = Pipeline(settings, registry, load=lambda table, key: tables[table].get(key), clock=time.time)
     reader = RecordReader(settings)
     assigned = asyncio.Event()
+    batches, alert_counts, positions = BatchStats(), AlertCounts(), ConsumerPositions()
 
     async def send(effects: Effects) -> None:
         for write in effects.writes:
@@ -137,6 +139,9 @@ def create_app(settings: Settings) -> StreamerApp:
                 _current_event.reset(token)
         pending = [await app.producer.send(m.topic, m.key, m.value, m.partition, None, None)
                    for m in effects.messages]
+        for m in effects.messages:
+            if m.topic == settings.topic_alerts:
+                alert_counts.count(m.value)
         if pending:
             await asyncio.gather(*pending)
 
@@ -146,10 +151,20 @@ def create_app(settings: Settings) -> StreamerApp:
         async for events in stream.take_events(settings.batch_max_events, settings.batch_within_seconds):
             batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
                              e.message.value, e.message.timestamp, e) for e in events]
+            started = time.perf_counter()
             plan = pipeline.plan(batch)
+            planned = time.perf_counter()
             lookups = pipeline.positions.lookups(plan)  # redelivered, or is the log a new one?
             pipeline.positions.settle(plan, await reader.marks(settings.topic_predictions, lookups) if lookups else {})
-            await send(pipeline.apply(plan))
+            settled = time.perf_counter()
+            effects = pipeline.apply(plan)
+            applied = time.perf_counter()
+            await send(effects)
+            batches.update({"plan": planned - started, "settle": settled - planned, "apply": applied - settled,
+                            "send": time.perf_counter() - applied}, len(batch))
+            for record in batch:
+                if record.topic == settings.topic_predictions:
+                    positions.processed(record.partition, record.offset)
 
     @app.timer(interval=TICK_INTERVAL_SECONDS)
     async def tick() -> None:
@@ -169,6 +184,7 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         pipeline.forget()
+        positions.forget()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned_tps: Any = None, **kwargs: Any) -> None:
@@ -192,9 +208,23 @@ def create_app(settings: Settings) -> StreamerApp:
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         await app.producer.send_and_wait(topic, key, value, None, None, None)
 
+    def highwaters() -> dict[int, int | None]:
+        """The log end the consumer last heard of, per owned predictions partition (None: not yet known)."""
+        found: dict[int, int | None] = {}
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == settings.topic_predictions:
+                try:
+                    found[tp.partition] = app.consumer.highwater(tp)
+                except Exception:  # noqa: BLE001  a scrape during a rebalance (not assigned, not started) has no figure
+                    found[tp.partition] = None
+        return found
+
+    exposition = metrics_registry(lambda: pipeline.counters, status, lambda: pipeline.ground_truth.counters, history,
+                                RuntimeCollector(batches, alert_counts, positions, highwaters),
+                                *([FamiliesCollector(notify.metric_families)] if notify else []))
+
     def metrics() -> str:
-        return (render_metrics(pipeline.counters, status, pipeline.ground_truth.counters, history)
-                + (notify.metrics() if notify else ""))
+        return render(exposition)
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
                   readiness, metrics, publish, lambda: mirror.fetched_at_s, notifications=notifications,

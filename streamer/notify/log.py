@@ -8,9 +8,13 @@ where each alert was delivered.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from streamer.notify.delivery import DeliveryCounters
 from streamer.notify.notifier import NotifierCounters
@@ -65,31 +69,44 @@ class NotificationLog:
                 "channels": channels}
 
 
-def render_notification_metrics(delivery: DeliveryCounters | None, notifier: NotifierCounters | None,
-                                pending: int) -> str:
-    """Prometheus text for this replica's notification counters."""
-    lines = []
+def notification_families(delivery: DeliveryCounters | None, notifier: NotifierCounters | None,
+                          pending: int) -> list[Any]:
+    """Prometheus families of this replica's notification counters."""
+    families: list[Any] = []
     per_channel = [
         ("delivered", "notifications delivered, per channel", delivery.delivered if delivery else {}),
         ("failed", "notifications given up after their last attempt, per channel", delivery.failed if delivery else {}),
         ("attempts_failed", "failed delivery attempts (each retried or given up), per channel",
          delivery.attempts_failed if delivery else {}),
     ]
-    for name, help_text, counter in per_channel:
-        metric = f"streamer_notifications_{name}_total"
-        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
-        lines += [f'{metric}{{channel="{_label(channel)}"}} {count}' for channel, count in sorted(counter.items())]
+    for name, help_text, counts in per_channel:
+        family = CounterMetricFamily(f"streamer_notifications_{name}", help_text, labels=["channel"])
+        for channel, count in sorted(counts.items()):
+            family.add_metric([channel], count)
+        families.append(family)
     counters = notifier or NotifierCounters()
     for name, help_text, value in (
             ("alerts", "alerts evaluated by the notifier on this replica", counters.alerts),
             ("routed", "deliveries created by alert routes and retrain policies", counters.routed),
             ("retrain_requested", "retrain_requested alerts emitted", counters.retrain_requested)):
-        metric = f"streamer_notifications_{name}_total"
-        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter", f"{metric} {value}"]
-    lines += ["# HELP streamer_notifications_pending deliveries queued or being retried on this replica",
-              "# TYPE streamer_notifications_pending gauge", f"streamer_notifications_pending {pending}"]
-    return "\n".join(lines) + "\n"
+        families.append(CounterMetricFamily(f"streamer_notifications_{name}", help_text, value=value))
+    families.append(GaugeMetricFamily("streamer_notifications_pending",
+                                      "deliveries queued or being retried on this replica", value=pending))
+    return families
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def render_notification_metrics(delivery: DeliveryCounters | None, notifier: NotifierCounters | None,
+                                pending: int) -> str:
+    """Prometheus text for this replica's notification counters."""
+    registry = CollectorRegistry(auto_describe=False)
+    families = notification_families(delivery, notifier, pending)
+    registry.register(_Fixed(families))
+    return generate_latest(registry).decode()
+
+
+class _Fixed(Collector):
+    def __init__(self, families: list[Any]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.families

@@ -24,7 +24,7 @@ from streamer.config import Settings
 from streamer.kafka.topics import partition_for_key
 from streamer.notify.channels import ChannelSender
 from streamer.notify.delivery import Delivery, DeliveryQueue, RetryRule
-from streamer.notify.log import render_notification_metrics
+from streamer.notify.log import notification_families
 from streamer.notify.notifier import TABLE_NOTIFY, Notifier
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,8 @@ class NotifierParts:
     notifier: Notifier
     queue: DeliveryQueue
 
-    def metrics(self) -> str:
-        return render_notification_metrics(self.queue.counters, self.notifier.counters, len(self.queue.queued))
+    def metric_families(self) -> list[Any]:
+        return notification_families(self.queue.counters, self.notifier.counters, len(self.queue.queued))
 
 
 def add_notifier(app: Any, settings: Settings, table_options: dict[str, Any]) -> NotifierParts:

@@ -192,7 +192,7 @@ def test_hostile_messages_are_dead_letters_with_reasons_and_counted(run):
     letters = [d for d in run["dead_letters"] if not d["error"].startswith("too many models")]
     assert len(letters) == len(run["hostile"])
     assert all(d["error"] for d in letters)
-    counted = sum(int(line.rsplit(" ", 1)[1]) for line in run["metrics"].splitlines()
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in run["metrics"].splitlines()
                   if line.startswith("streamer_dead_letters_by_reason_total{"))
     assert counted == len(run["dead_letters"])
     reasons = {line.split('"')[1] for line in run["metrics"].splitlines()

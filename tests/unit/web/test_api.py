@@ -12,6 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from streamer.alerts.alert import make_alert
 from streamer.batch import PipelineCounters
@@ -285,10 +286,12 @@ def test_metrics_are_prometheus_text(world):
         response = await client.get("/metrics")
         assert response.status == 200 and response.content_type == "text/plain"
         text = await response.text()
-        assert "streamer_messages_total 7" in text.splitlines()
-        assert "streamer_rows_accepted_total 5" in text.splitlines()
-        assert 'streamer_model_events_total{model="fraud",version="1"} 40' in text
-        assert 'streamer_model_status{model="churn",version="default",status="baseline"} 1' in text
+        assert "streamer_messages_total 7.0" in text.splitlines()  # prometheus_client writes floats
+        assert "streamer_rows_accepted_total 5.0" in text.splitlines()
+        assert 'streamer_model_events_total{model="fraud",version="1"} 40.0' in text
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(text) for s in family.samples}
+        assert samples[("streamer_model_status", (("model", "churn"), ("status", "baseline"), ("version", "default")))] == 1
         for line in text.splitlines():
             if line.startswith("#"):
                 assert line.split()[2].startswith("streamer_"), line
