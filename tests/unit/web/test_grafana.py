@@ -9,9 +9,11 @@ from pathlib import Path
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from streamer.labels.stage import GroundTruthCounters
 from streamer.pipeline import PipelineCounters
 from streamer.web.cluster_view import StatusBoard, WindowHistory
-from streamer.web.metrics import render_metrics
+from streamer.web.metrics import metrics_registry, render
+from streamer.web.runtime_metrics import AlertCounts, BatchStats, ConsumerPositions, RuntimeCollector
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "grafana" / "streamer.json"
 METRIC = re.compile(r"\bstreamer_[a-z0-9_]+")
@@ -24,7 +26,10 @@ def exported_names() -> set[str]:
                                               "drift": {"drifted_share": 0.0}, "features": {"a": {"tvd": 0.1}}}), 0)
     status = StatusBoard()
     status.handle_record(b"m", orjson.dumps({"model": "m", "version": "1", "status": "ok", "events_total": 1}), 0)
-    text = render_metrics(PipelineCounters(), status, history=history)
+    positions = ConsumerPositions()
+    positions.processed(0, 1)
+    runtime = RuntimeCollector(BatchStats(), AlertCounts(), positions, lambda: {0: 5})
+    text = render(metrics_registry(PipelineCounters, status, GroundTruthCounters, history, runtime))
     return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}
 
 
