@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from streamer.kafka.topics import partition_for_key
 from tests.integration.conftest import Broker, Deployment, get_json, new_deployment, wait_until
@@ -112,6 +115,39 @@ def test_shifted_inputs_raise_data_drift_naming_exactly_the_shifted_features(mon
         assert alert["message"].startswith("2 of 4 features drifted")
     assert not [a for a in alerts if a["window_start"] < "2025-01-01T00:00:20"]
     assert len({a["id"] for a in alerts}) == len(alerts)
+
+
+def scrape(url: str) -> dict[str, list[Sample]]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+def test_metrics_show_batch_time_consumer_lag_and_alerts_by_kind(monitored: tuple[Deployment, str]) -> None:
+    dep, url = monitored
+    wait_until(lambda: all_closed(url, "shifty"), 90, "six closed windows of 'shifty'")
+    detected = [a for a in dep.read_topic("STREAMER_TOPIC_ALERTS") if a["kind"] == "data_drift_detected"]
+
+    def settled() -> dict[str, list[Sample]] | None:
+        found = scrape(url)
+        by_kind = {(s.labels["kind"], s.labels["severity"]): s.value for s in found["streamer_alerts_by_kind"]}
+        sent = sum(v for (kind, _), v in by_kind.items() if kind == "data_drift_detected")
+        return found if sent == len(detected) and found["streamer_consumer_lag"] else None
+
+    found = wait_until(settled, 30, "the alerts sent to be counted by kind, and a consumer lag")
+    seconds = {s.name: s.value for s in found["streamer_batch_seconds"] if not s.name.endswith("_bucket")}
+    records = {s.name: s.value for s in found["streamer_batch_records"] if not s.name.endswith("_bucket")}
+    assert seconds["streamer_batch_seconds_count"] > 0 and seconds["streamer_batch_seconds_sum"] > 0
+    # Kafka records: prediction messages (the CLI packs many rows in one) and the idle timer's ticks.
+    assert records["streamer_batch_records_sum"] >= found["streamer_messages"][0].value >= WINDOWS * PER_WINDOW
+    lag = {s.labels["partition"]: s.value for s in found["streamer_consumer_lag"]}
+    assert lag and all(value >= 0 for value in lag.values())
+    total = found["streamer_alerts"][0].value
+    assert sum(s.value for s in found["streamer_alerts_by_kind"]) == total  # every alert is counted once by kind
+    print(f"batches={seconds['streamer_batch_seconds_count']:.0f} "
+          f"mean_batch_ms={1000 * seconds['streamer_batch_seconds_sum'] / seconds['streamer_batch_seconds_count']:.2f} "
+          f"mean_records={records['streamer_batch_records_sum'] / records['streamer_batch_records_count']:.1f} "
+          f"lag={lag}")
 
 
 def test_event_counts_over_windows_equal_events_sent(monitored: tuple[Deployment, str]) -> None:
