@@ -172,6 +172,18 @@ def create_app(settings: Settings) -> StreamerApp:
         for partition in sorted(owned):
             await app.producer.send(settings.topic_ticks, None, b"{}", partition, None, None)
 
+    @app.timer(interval=1.0)
+    async def read_positions() -> None:
+        """The consumer's position of owned predictions partitions the agent has not processed yet (for the lag)."""
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == settings.topic_predictions and tp.partition not in positions.next_offset:
+                try:
+                    offset = await app.consumer.position(tp)
+                except Exception:  # noqa: BLE001  during a rebalance the partition can be gone: no figure this time
+                    continue
+                if offset is not None:
+                    positions.consumer_at(tp.partition, offset)
+
     @app.task
     async def start_mirror() -> None:
         await mirror.start()

@@ -95,25 +95,40 @@ class AlertCounts:
 class ConsumerPositions:
     """The next offset to process per partition of the predictions topic, as the agent processed it.
 
+    Until the agent processed a record of a partition, the consumer's own position stands in (it can
+    run ahead of the agent by what Faust buffered, so that figure is low).
+
     >>> positions = ConsumerPositions()
     >>> positions.processed(3, 41); positions.processed(3, 40)
-    >>> positions.lag({3: 50, 4: 7})  # partition 4: nothing processed here yet, no figure
+    >>> positions.lag({3: 50, 4: 7, 5: 9})  # 4 and 5: nothing processed there yet, no figure
     {3: 8}
+    >>> positions.consumer_at(4, 2); positions.consumer_at(3, 0)  # 3: the agent's own offset wins
+    >>> positions.lag({3: 50, 4: 7, 5: 9})
+    {3: 8, 4: 5}
     """
 
     def __init__(self) -> None:
         self.next_offset: dict[int, int] = {}
+        self.consumer_offset: dict[int, int] = {}
 
     def processed(self, partition: int, offset: int) -> None:
         self.next_offset[partition] = max(self.next_offset.get(partition, 0), offset + 1)
 
+    def consumer_at(self, partition: int, offset: int) -> None:
+        self.consumer_offset[partition] = offset
+
     def forget(self) -> None:
         self.next_offset.clear()
+        self.consumer_offset.clear()
 
     def lag(self, highwaters: dict[int, int | None]) -> dict[int, int]:
         """Log end minus the next offset to process, per partition that has both."""
-        return {p: max(0, end - self.next_offset[p]) for p, end in sorted(highwaters.items())
-                if end is not None and p in self.next_offset}
+        found = {}
+        for partition, end in sorted(highwaters.items()):
+            position = self.next_offset.get(partition, self.consumer_offset.get(partition))
+            if end is not None and position is not None:
+                found[partition] = max(0, end - position)
+        return found
 
 
 class RuntimeCollector(Collector):
