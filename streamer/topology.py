@@ -239,6 +239,7 @@ def create_app(settings: Settings) -> StreamerApp:
         return render(exposition)
 
     app.api = Api(settings.api_token, settings.topic_references, status, history, alerts, registry,
-                  readiness, metrics, publish, lambda: mirror.fetched_at_s, notifications=notifications,
+                  readiness, metrics, publish, lambda: mirror.fetched_at_s,
+                  notifications=notifications if notify else None,
                   worker=lambda: pipeline.worker_report())
     return app

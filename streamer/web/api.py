@@ -215,8 +215,8 @@ class Api:
             return json_response({"configured": False, "deliveries": [], "retrying": [], "failures": [],
                                   "channels": {}})
         query = request.query
-        return json_response(self.notifications.query(_limit(request), query.get("status"), query.get("channel"),
-                                                      query.get("model")))
+        return json_response({"configured": True, **self.notifications.query(
+            _limit(request), query.get("status"), query.get("channel"), query.get("model"))})
 
     @describe(schemas.REFERENCE_GET)
     async def get_reference(self, request: web.Request) -> web.Response:

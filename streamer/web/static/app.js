@@ -188,6 +188,15 @@ function table(value, id) {
     `<tr>${cols.map(c => cell(r && typeof r === "object" ? r[c] : r)).join("")}</tr>`).join("")}</tbody></table>`;
 }
 
+// Each feature's problems; a rate the worker judged (observed against the reference's) reads as "2.5% (ref 0.4%)".
+function qualityTable(section) {
+  const rate = v => (v && typeof v === "object" && typeof v.observed === "number"
+    ? `${fmt(100 * v.observed)}% (ref ${fmt(100 * (v.reference || 0))}%)` : v);
+  const rows = Object.entries(section || {}).map(([name, problems]) => ({name, ...Object.fromEntries(
+    Object.entries(problems && typeof problems === "object" ? problems : {value: problems}).map(([k, v]) => [k, rate(v)]))}));
+  return table(rows, "data_quality");
+}
+
 function alertTimeline(alerts) {
   if (!alerts.length) return "<p class='muted'>No alerts for this model.</p>";
   const times = alerts.map(a => Date.parse(a.created_at) / 1000).filter(isFinite);
@@ -237,8 +246,10 @@ async function modelPage(model) {
   document.querySelectorAll("details[data-alert]").forEach(d => (d.open ? state.openAlerts.add(d.dataset.alert) : state.openAlerts.delete(d.dataset.alert)));
   $("crumbs").innerHTML = `/ <a href="${modelHref(model, doc.version)}">${esc(model)}</a>`;
   const versions = (doc.versions || []).map(v => v === doc.version ? `<b>${esc(v)}</b>` : `<a href="${modelHref(model, v)}">${esc(v)}</a>`).join(" ");
-  const quality = windows.some(w => w.data_quality) ? `<h2>Data quality (latest window)</h2>${table(windows.slice().reverse().find(w => w.data_quality).data_quality, "data_quality")}` : "";
-  const notifications = notes ? `<h2>Notifications</h2>${table(notes.notifications || notes.deliveries || notes, "notifications")}` : "";
+  const quality = windows.some(w => w.data_quality) ? `<h2>Data quality (latest window)</h2>${qualityTable(windows.slice().reverse().find(w => w.data_quality).data_quality)}` : "";
+  const deliveries = notes ? notes.notifications || notes.deliveries || [] : [];
+  const notifications = !notes || notes.configured === false ? "" :
+    `<h2>Notifications</h2>${deliveries.length ? table(deliveries, "notifications") : "<p class='muted'>No deliveries for this model yet.</p>"}`;
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.feature : null;
   $("main").innerHTML = `<h1>${esc(model)} <span class="muted">version</span> ${esc(doc.version)} ${badge(doc.status)}</h1>
     <div class="tiles"><div class="tile">events<b>${esc(doc.events_total ?? 0)}</b></div>
