@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from streamer.sketches.codec import pack, unpack
 
@@ -100,6 +101,43 @@ class Joined:
         return out
 
 
+class JsonColumn:
+    """A column of JSON values kept as its stored JSON array until a row is read or dropped: appending
+    splices bytes, so a block that only grows is never decoded.
+
+    >>> column = JsonColumn(b"[1,2]")
+    >>> column.extend(["a"])
+    >>> column.to_bytes(), column.items()
+    (b'[1,2,"a"]', [1, 2, 'a'])
+    """
+
+    def __init__(self, data: bytes = b"[]") -> None:
+        self._data: bytes | None = data
+        self._items: list[Any] | None = None
+
+    def items(self) -> list[Any]:
+        if self._items is None:
+            self._items = orjson.loads(self._data or b"[]")
+            self._data = None
+        return self._items
+
+    def extend(self, values: list[Any]) -> None:
+        if self._items is not None:
+            self._items += values
+            return
+        new = orjson.dumps(values)
+        if self._data == b"[]":
+            self._data = new
+        elif new != b"[]":
+            self._data = (self._data or b"[")[:-1] + b"," + new[1:]
+
+    def keep(self, flags: list[bool]) -> None:
+        self._items = [v for v, k in zip(self.items(), flags, strict=True) if k]
+
+    def to_bytes(self) -> bytes:
+        return self._data if self._items is None and self._data is not None else orjson.dumps(self._items)
+
+
 class Block:
     """The pending rows of one shard, columnar: predictions ``p_*`` and labels ``l_*``."""
 
@@ -108,29 +146,29 @@ class Block:
         self.versions: list[str] = []
         self.p_ids, self.p_times, self.p_expires = _EMPTY_IDS, np.zeros(0), np.zeros(0)
         self.p_version = np.zeros(0, dtype="<u2")
-        self.p_values: list[Any] = []
-        self.p_probas: list[Any] = []
+        self.p_values, self.p_probas = JsonColumn(), JsonColumn()
         self.p_segments = np.zeros((0, width), dtype=np.uint8)
         self.l_ids, self.l_times, self.l_expires = _EMPTY_IDS, np.zeros(0), np.zeros(0)
-        self.l_values: list[Any] = []
+        self.l_values = JsonColumn()
 
     def __len__(self) -> int:
         return len(self.p_ids) + len(self.l_ids)
 
     def prediction(self, i: int) -> tuple[Any, ...]:
-        return (self.versions[int(self.p_version[i])], float(self.p_times[i]), self.p_values[i], self.p_probas[i],
+        return (self.versions[int(self.p_version[i])], float(self.p_times[i]), self.p_values.items()[i],
+                self.p_probas.items()[i],
                 tuple(self.p_segments[i].tolist()))
 
     def keep_predictions(self, keep: np.ndarray) -> None:
         self.p_ids, self.p_times, self.p_expires = self.p_ids[keep], self.p_times[keep], self.p_expires[keep]
         self.p_version, self.p_segments = self.p_version[keep], self.p_segments[keep]
         flags = keep.tolist()
-        self.p_values = [v for v, k in zip(self.p_values, flags, strict=True) if k]
-        self.p_probas = [v for v, k in zip(self.p_probas, flags, strict=True) if k]
+        self.p_values.keep(flags)
+        self.p_probas.keep(flags)
 
     def keep_labels(self, keep: np.ndarray) -> None:
         self.l_ids, self.l_times, self.l_expires = self.l_ids[keep], self.l_times[keep], self.l_expires[keep]
-        self.l_values = [v for v, k in zip(self.l_values, keep.tolist(), strict=True) if k]
+        self.l_values.keep(keep.tolist())
 
     def add_predictions(self, ids: list[int], rows: list[tuple[Any, ...]], ttl_seconds: float) -> None:
         position = {v: k for k, v in enumerate(self.versions)}
@@ -143,8 +181,8 @@ class Block:
         self.p_times = np.concatenate([self.p_times, times])
         self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
         self.p_version = np.concatenate([self.p_version, np.array([position[r[0]] for r in rows], dtype="<u2")])
-        self.p_values += [r[2] for r in rows]
-        self.p_probas += [r[3] for r in rows]
+        self.p_values.extend([r[2] for r in rows])
+        self.p_probas.extend([r[3] for r in rows])
         segments = np.array([r[4] for r in rows], dtype=np.uint8).reshape(len(rows), self.width)
         self.p_segments = np.concatenate([self.p_segments, segments])
 
@@ -153,7 +191,7 @@ class Block:
         self.l_ids = np.concatenate([self.l_ids, np.array(ids, dtype="<u8")])
         self.l_times = np.concatenate([self.l_times, times])
         self.l_expires = np.concatenate([self.l_expires, times + ttl_seconds])
-        self.l_values += labels
+        self.l_values.extend(labels)
 
     def expire(self, clock_s: float) -> tuple[int, int]:
         """Drop the rows whose expiry the clock passed; (predictions, labels) dropped."""
@@ -167,31 +205,37 @@ class Block:
         return counts[0], counts[1]
 
     def to_bytes(self) -> bytes:
-        header = {"width": self.width, "versions": self.versions, "p_values": self.p_values,
-                  "p_probas": self.p_probas, "l_values": self.l_values}
-        return pack("join_block", 1, header, [
+        return pack("join_block", 1, {"width": self.width, "versions": self.versions}, [
             self.p_ids.astype("<u8").tobytes(), self.p_times.astype("<f8").tobytes(),
             self.p_expires.astype("<f8").tobytes(), self.p_version.astype("<u2").tobytes(),
-            self.p_segments.astype(np.uint8).tobytes(), self.l_ids.astype("<u8").tobytes(),
-            self.l_times.astype("<f8").tobytes(), self.l_expires.astype("<f8").tobytes()])
+            self.p_segments.astype(np.uint8).tobytes(), self.p_values.to_bytes(), self.p_probas.to_bytes(),
+            self.l_ids.astype("<u8").tobytes(), self.l_times.astype("<f8").tobytes(),
+            self.l_expires.astype("<f8").tobytes(), self.l_values.to_bytes()])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
         header, blobs = unpack(data, "join_block", 1)
         block = cls(int(header["width"]))
         block.versions = list(header["versions"])
-        block.p_values, block.p_probas, block.l_values = header["p_values"], header["p_probas"], header["l_values"]
         block.p_ids = np.frombuffer(blobs[0], dtype="<u8")
         block.p_times, block.p_expires = np.frombuffer(blobs[1], dtype="<f8"), np.frombuffer(blobs[2], dtype="<f8")
         block.p_version = np.frombuffer(blobs[3], dtype="<u2")
         block.p_segments = np.frombuffer(blobs[4], dtype=np.uint8).reshape(len(block.p_ids), block.width)
-        block.l_ids = np.frombuffer(blobs[5], dtype="<u8")
-        block.l_times, block.l_expires = np.frombuffer(blobs[6], dtype="<f8"), np.frombuffer(blobs[7], dtype="<f8")
+        block.p_values, block.p_probas = JsonColumn(blobs[5]), JsonColumn(blobs[6])
+        block.l_ids = np.frombuffer(blobs[7], dtype="<u8")
+        block.l_times, block.l_expires = np.frombuffer(blobs[8], dtype="<f8"), np.frombuffer(blobs[9], dtype="<f8")
+        block.l_values = JsonColumn(blobs[10])
         return block
 
 
-def _positions(ids: np.ndarray) -> dict[int, int]:
-    return dict(zip(ids.tolist(), range(len(ids)), strict=True))
+def _find(ids: np.ndarray, keys: list[int]) -> list[int]:
+    """The position of each key in ``ids`` (distinct), or -1; sorted search, without a dict of every id."""
+    if not len(ids):
+        return [-1] * len(keys)
+    order = np.argsort(ids, kind="stable")
+    wanted = np.array(keys, dtype="<u8")
+    at = np.minimum(np.searchsorted(ids[order], wanted), len(ids) - 1)
+    return np.where(ids[order][at] == wanted, order[at], -1).tolist()
 
 
 class JoinStore:
@@ -253,20 +297,21 @@ class JoinStore:
         empty: tuple[int, ...] = ()
         for shard, rows in self._by_shard(request_ids).items():
             block = self._block(shard)
-            labels = _positions(block.l_ids)
-            waiting = set(block.p_ids.tolist())
+            keys = [request_hash(request_ids[i]) for i in rows]  # type: ignore[arg-type]
+            found = _find(block.l_ids, keys)
+            repeats = np.isin(np.array(keys, dtype="<u8"), block.p_ids).tolist()
+            waiting: set[int] = set()  # new in this call
             taken = np.ones(len(block.l_ids), dtype=bool)
             new_ids: list[int] = []
             new_rows: list[tuple[Any, ...]] = []
-            for i in rows:
-                request_id, key = request_ids[i], request_hash(request_ids[i])  # type: ignore[arg-type]
-                if key in waiting:
+            for i, key, at, repeat in zip(rows, keys, found, repeats, strict=True):
+                request_id = request_ids[i]
+                if repeat or key in waiting:
                     continue  # a repeat keeps the first
                 row = (version, float(times_s[i]), predictions[i], probas[i],
                        tuple(segments[i]) if segments is not None else empty)
-                at = labels.pop(key, None)
-                if at is not None:
-                    joined.append(request_id, row, (block.l_values[at], float(block.l_times[at])))  # type: ignore[arg-type]
+                if at >= 0 and taken[at]:
+                    joined.append(request_id, row, (block.l_values.items()[at], float(block.l_times[at])))  # type: ignore[arg-type]
                     order.append(i)
                     taken[at] = False
                 else:
@@ -292,20 +337,20 @@ class JoinStore:
         joined, order = Joined(), []
         for shard, rows in self._by_shard(request_ids).items():
             block = self._block(shard)
-            found = _positions(block.p_ids)
-            waiting = set(block.l_ids.tolist())
+            keys = [request_hash(request_ids[i]) for i in rows]
+            found = _find(block.p_ids, keys)
+            repeats = np.isin(np.array(keys, dtype="<u8"), block.l_ids).tolist()
+            waiting: set[int] = set()  # new in this call
             taken = np.ones(len(block.p_ids), dtype=bool)
             new_ids: list[int] = []
             new_labels: list[Any] = []
             new_times: list[float] = []
-            for i in rows:
-                key = request_hash(request_ids[i])
-                at = found.pop(key, None)
-                if at is not None:
+            for i, key, at, repeat in zip(rows, keys, found, repeats, strict=True):
+                if at >= 0 and taken[at]:
                     joined.append(request_ids[i], block.prediction(at), (labels[i], float(times_s[i])))
                     order.append(i)
                     taken[at] = False
-                elif key not in waiting:
+                elif not repeat and key not in waiting:
                     waiting.add(key)
                     new_ids.append(key)
                     new_labels.append(labels[i])

@@ -3,9 +3,16 @@
 The pipeline hands this stage its label records and its accepted prediction rows, and asks it for a
 closing window's ``performance`` sections; the stage returns table writes and messages the pipeline's
 way (:class:`~streamer.batch.Effects`), so it runs without Faust in the unit tests. State lives in the
-``ground_truth`` table, one entry per model for the join's metadata, per touched join block
+``ground_truth`` table, one entry per model for the join's metadata, per join shard block
 (:mod:`streamer.labels.join`), per window's performance state and per model's concept monitor; a deleted
 entry is written as empty bytes.
+
+Pending rows are not kept in memory: the join loads the shard blocks a micro-batch touches through
+``load``, and :meth:`GroundTruth.flush` (called once at the end of each micro-batch) writes each touched
+block once and drops it. What stays in memory per tracked model is the join's metadata, the concept
+monitor and a bounded cache of window states. On each tick, :meth:`GroundTruth.sweep` visits
+``SWEEP_SHARDS_PER_TICK`` of a model's shard blocks in turn, so rows in blocks no new row touches still
+expire and are counted.
 
 Only models that receive labels are tracked: a model whose reference was built with ``--label``, or,
 without one, from its first label on (predictions before that first label are not kept).
