@@ -95,7 +95,7 @@ class Settings:
     api_token: str | None = None
     label_ttl_seconds: float = 86400.0
     # Table blocks per tracked model holding its pending predictions and labels (streamer.labels.join).
-    label_shards: int = 256
+    label_shards: int = 64
     baseline_windows: int = 1
     missing_after_seconds: float = 300.0
     # Closed-window summaries kept per model for the API.

@@ -41,6 +41,7 @@ per micro-batch and more table entries.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -50,7 +51,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from streamer.errors import StateFormatError
 from streamer.sketches.codec import pack, unpack
+
+log = logging.getLogger(__name__)
 
 _EMPTY_IDS = np.zeros(0, dtype="<u8")
 
@@ -150,6 +154,7 @@ class Block:
         self.p_segments = np.zeros((0, width), dtype=np.uint8)
         self.l_ids, self.l_times, self.l_expires = _EMPTY_IDS, np.zeros(0), np.zeros(0)
         self.l_values = JsonColumn()
+        self._soonest: float | None = math.inf  # the earliest expiry of its rows (None: not known)
 
     def __len__(self) -> int:
         return len(self.p_ids) + len(self.l_ids)
@@ -162,12 +167,14 @@ class Block:
     def keep_predictions(self, keep: np.ndarray) -> None:
         self.p_ids, self.p_times, self.p_expires = self.p_ids[keep], self.p_times[keep], self.p_expires[keep]
         self.p_version, self.p_segments = self.p_version[keep], self.p_segments[keep]
+        self._soonest = None
         flags = keep.tolist()
         self.p_values.keep(flags)
         self.p_probas.keep(flags)
 
     def keep_labels(self, keep: np.ndarray) -> None:
         self.l_ids, self.l_times, self.l_expires = self.l_ids[keep], self.l_times[keep], self.l_expires[keep]
+        self._soonest = None
         self.l_values.keep(keep.tolist())
 
     def add_predictions(self, ids: list[int], rows: list[tuple[Any, ...]], ttl_seconds: float) -> None:
@@ -177,6 +184,7 @@ class Block:
                 position[row[0]] = len(self.versions)
                 self.versions.append(row[0])
         times = np.array([r[1] for r in rows], dtype="<f8")
+        self._expiring(float(times.min()) + ttl_seconds)
         self.p_ids = np.concatenate([self.p_ids, np.array(ids, dtype="<u8")])
         self.p_times = np.concatenate([self.p_times, times])
         self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
@@ -188,13 +196,22 @@ class Block:
 
     def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float) -> None:
         times = np.array(times_s, dtype="<f8")
+        self._expiring(float(times.min()) + ttl_seconds)
         self.l_ids = np.concatenate([self.l_ids, np.array(ids, dtype="<u8")])
         self.l_times = np.concatenate([self.l_times, times])
         self.l_expires = np.concatenate([self.l_expires, times + ttl_seconds])
         self.l_values.extend(labels)
 
+    def _expiring(self, expires_s: float) -> None:
+        if self._soonest is not None:
+            self._soonest = min(self._soonest, expires_s)
+
     def expire(self, clock_s: float) -> tuple[int, int]:
         """Drop the rows whose expiry the clock passed; (predictions, labels) dropped."""
+        if self._soonest is None:
+            self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
+        if self._soonest >= clock_s:
+            return 0, 0
         counts = []
         for expires, keep_rows in ((self.p_expires, self.keep_predictions), (self.l_expires, self.keep_labels)):
             keep = expires >= clock_s
@@ -215,6 +232,8 @@ class Block:
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
         header, blobs = unpack(data, "join_block", 1)
+        if len(blobs) != 11:
+            raise StateFormatError(f"stored join_block has {len(blobs)} columns, expected 11")
         block = cls(int(header["width"]))
         block.versions = list(header["versions"])
         block.p_ids = np.frombuffer(blobs[0], dtype="<u8")
@@ -225,21 +244,22 @@ class Block:
         block.l_ids = np.frombuffer(blobs[7], dtype="<u8")
         block.l_times, block.l_expires = np.frombuffer(blobs[8], dtype="<f8"), np.frombuffer(blobs[9], dtype="<f8")
         block.l_values = JsonColumn(blobs[10])
+        block._soonest = None
         return block
 
 
-def _find(ids: np.ndarray, keys: list[int]) -> list[int]:
-    """The position of each key in ``ids`` (distinct), or -1; sorted search, without a dict of every id."""
+def _find(ids: np.ndarray, wanted: np.ndarray) -> list[int]:
+    """The position of each wanted id in ``ids`` (distinct), or -1; sorted search, without a dict of every id."""
     if not len(ids):
-        return [-1] * len(keys)
-    order = np.argsort(ids, kind="stable")
-    wanted = np.array(keys, dtype="<u8")
-    at = np.minimum(np.searchsorted(ids[order], wanted), len(ids) - 1)
-    return np.where(ids[order][at] == wanted, order[at], -1).tolist()
+        return [-1] * len(wanted)
+    order = np.argsort(ids)
+    ordered = ids[order]
+    at = np.minimum(np.searchsorted(ordered, wanted), len(ids) - 1)
+    return np.where(ordered[at] == wanted, order[at], -1).tolist()
 
 
 class JoinStore:
-    def __init__(self, ttl_seconds: float = 86400.0, segment_width: int = 0, shards: int = 256,
+    def __init__(self, ttl_seconds: float = 86400.0, segment_width: int = 0, shards: int = 64,
                  load: Callable[[int], bytes | None] | None = None) -> None:
         if ttl_seconds <= 0 or not 0 <= segment_width <= 4096 or not 1 <= shards <= 65536:
             raise ValueError("ttl_seconds must be > 0, segment_width in 0..4096, shards in 1..65536")
@@ -262,7 +282,11 @@ class JoinStore:
         block = self._blocks.get(shard)
         if block is None:
             stored = self.load(shard)
-            block = Block.from_bytes(stored) if stored else Block(self.segment_width)
+            try:
+                block = Block.from_bytes(stored) if stored else Block(self.segment_width)
+            except StateFormatError as exc:  # a crash loop would stop every model: start the shard afresh
+                log.warning("join shard %d unreadable, its pending rows are dropped: %s", shard, exc)
+                block = Block(self.segment_width)
             self._blocks[shard] = block
             self._expire_block(shard, block)
         return block
@@ -298,8 +322,9 @@ class JoinStore:
         for shard, rows in self._by_shard(request_ids).items():
             block = self._block(shard)
             keys = [request_hash(request_ids[i]) for i in rows]  # type: ignore[arg-type]
-            found = _find(block.l_ids, keys)
-            repeats = np.isin(np.array(keys, dtype="<u8"), block.p_ids).tolist()
+            wanted = np.array(keys, dtype="<u8")
+            found = _find(block.l_ids, wanted)
+            repeats = [at >= 0 for at in _find(block.p_ids, wanted)]
             waiting: set[int] = set()  # new in this call
             taken = np.ones(len(block.l_ids), dtype=bool)
             new_ids: list[int] = []
@@ -338,8 +363,9 @@ class JoinStore:
         for shard, rows in self._by_shard(request_ids).items():
             block = self._block(shard)
             keys = [request_hash(request_ids[i]) for i in rows]
-            found = _find(block.p_ids, keys)
-            repeats = np.isin(np.array(keys, dtype="<u8"), block.l_ids).tolist()
+            wanted = np.array(keys, dtype="<u8")
+            found = _find(block.p_ids, wanted)
+            repeats = [at >= 0 for at in _find(block.l_ids, wanted)]
             waiting: set[int] = set()  # new in this call
             taken = np.ones(len(block.p_ids), dtype=bool)
             new_ids: list[int] = []
