@@ -125,7 +125,16 @@ def create_app(settings: Settings) -> StreamerApp:
     })
     # Alert policies and notifications (streamer/notify): only when the config file asks for them.
     notify = add_notifier(app, settings, rocksdb) if settings.notify.active else None
-    pipeline = Pipeline(settings, registry, load=lambda table, key: tables[table].get(key), clock=time.time)
+    def load(table: str, key: bytes) -> bytes | None:
+        # Faust reads a key from the database of the current event's partition, and a micro-batch's
+        # current event may be a record of another partition (a tick): read by key instead.
+        token = _current_event.set(None)
+        try:
+            return tables[table].get(key)  # type: ignore[no-any-return]
+        finally:
+            _current_event.reset(token)
+
+    pipeline = Pipeline(settings, registry, load=load, clock=time.time)
     reader = RecordReader(settings)
     assigned = asyncio.Event()
     batches, alert_counts, positions = BatchStats(), AlertCounts(), ConsumerPositions()
