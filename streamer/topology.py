@@ -125,6 +125,7 @@ def create_app(settings: Settings) -> StreamerApp:
     })
     # Alert policies and notifications (streamer/notify): only when the config file asks for them.
     notify = add_notifier(app, settings, rocksdb) if settings.notify.active else None
+
     def load(table: str, key: bytes) -> bytes | None:
         # Faust reads a key from the database of the current event's partition, and a micro-batch's
         # current event may be a record of another partition (a tick): read by key instead.
