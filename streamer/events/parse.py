@@ -40,21 +40,33 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from streamer.errors import InvalidEventError
+from streamer.events.fields import (
+    MAX_NAME_CHARS,
+    SCALAR_TEXT,
+    SCALARS,
+    check_features,
+    describe,
+    error_of,
+    kind_of,
+    latency_of,
+    model_of,
+    proba_of,
+    request_id_of,
+    timestamp_of,
+    version_of,
+)
 from streamer.events.labels import LabelEvent
 from streamer.events.rows import PredictionRows, Scalar
 from streamer.events.timestamps import parse_timestamp
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_ROWS = 100_000
-MAX_NAME_CHARS = 200
-DEFAULT_VERSION = "default"
 
 #: ``feature_names(model, version)``: the names of list-shaped MLRun inputs, or None when unknown.
 FeatureNames = Callable[[str, str], list[str] | None]
@@ -62,11 +74,6 @@ FeatureNames = Callable[[str, str], list[str] | None]
 # One row in column order: timestamp_s, features, prediction, proba, latency_ms, error, request_id.
 _Row = tuple[float, dict[str, Any], Any, Any, Any, str | None, str | None]
 
-_MODEL_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
-_SCALARS = frozenset({int, float, str, bool, type(None)})
-_SCALAR_TEXT = "a number, string, boolean or null"
-_KINDS = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
-          type(None): "null"}
 _ABSENT: Any = object()
 
 
@@ -80,11 +87,11 @@ def parse_prediction_message(
 ) -> PredictionRows:
     """The rows of one prediction message; ``record_timestamp_s`` stands in for absent timestamps."""
     message = _decode(payload, max_bytes)
-    model = _model(message.get("model"))
+    model = model_of(message.get("model"))
     request = message.get("request")
     if type(request) is dict and ("resp" in message or "error" in message):
         return _parse_mlrun(message, model, request, float(record_timestamp_s), max_rows, feature_names)
-    version = _version(message.get("version"))
+    version = version_of(message.get("version"))
     rows = message.get("rows")
     no_defaults: _Row = (float(record_timestamp_s), {}, None, None, None, None, None)
     if rows is None:
@@ -97,7 +104,7 @@ def parse_prediction_message(
 
     defaults = _parse_row(message, no_defaults)
     if type(rows) is not list:
-        raise InvalidEventError(f"rows must be a list of objects, got {_kind(rows)}")
+        raise InvalidEventError(f"rows must be a list of objects, got {kind_of(rows)}")
     if not rows:
         raise InvalidEventError("rows is empty")
     if len(rows) > max_rows:
@@ -105,7 +112,7 @@ def parse_prediction_message(
     parsed = []
     for index, row in enumerate(rows):
         if type(row) is not dict:
-            raise InvalidEventError(f"rows[{index}] must be an object, got {_kind(row)}")
+            raise InvalidEventError(f"rows[{index}] must be an object, got {kind_of(row)}")
         try:
             fields = _parse_row(row, defaults)
         except InvalidEventError as exc:
@@ -124,20 +131,20 @@ def parse_label_message(payload: bytes, record_timestamp_s: float, *,
     LabelEvent(model='fraud', version='default', request_id='r-81731', label=0, timestamp_s=1795687200.0)
     """
     message = _decode(payload, max_bytes)
-    model = _model(message.get("model"))
-    version = _version(message.get("version"))
-    request_id = _request_id(message.get("request_id"), "request_id")
+    model = model_of(message.get("model"))
+    version = version_of(message.get("version"))
+    request_id = request_id_of(message.get("request_id"), "request_id")
     if request_id is None:
         raise InvalidEventError("request_id is missing")
     label = message.get("label")
     if label is None:
         raise InvalidEventError("label is missing" if "label" not in message else "label is null")
-    if type(label) not in _SCALARS:
-        raise InvalidEventError(f"label must be a number, string or boolean, got {_kind(label)}")
+    if type(label) not in SCALARS:
+        raise InvalidEventError(f"label must be a number, string or boolean, got {kind_of(label)}")
     if type(label) is float and not math.isfinite(label):
         raise InvalidEventError(f"label must be a finite number, got {label}")
     value = message.get("timestamp")
-    timestamp_s = float(record_timestamp_s) if value is None else _timestamp(value, "timestamp")
+    timestamp_s = float(record_timestamp_s) if value is None else timestamp_of(value, "timestamp")
     return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=timestamp_s)
 
 
@@ -157,7 +164,7 @@ def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
         if message is None:
             raise InvalidEventError(f"payload is not valid JSON: {exc}") from exc
     if type(message) is not dict:
-        raise InvalidEventError(f"payload is a JSON {_kind(message)}, not an object")
+        raise InvalidEventError(f"payload is a JSON {kind_of(message)}, not an object")
     return message
 
 
@@ -176,29 +183,29 @@ def _parse_row(row: dict[str, Any], defaults: _Row) -> _Row:
     """One row's fields; a field the row lacks takes its value from ``defaults``."""
     get = row.get
     value = get("timestamp")
-    timestamp_s = defaults[0] if value is None else _timestamp(value, "timestamp")
+    timestamp_s = defaults[0] if value is None else timestamp_of(value, "timestamp")
     features = get("features", _ABSENT)
     if features is _ABSENT:
         features = defaults[1]
     elif features is None:
         features = {}
     else:
-        _check_features(features, "features")
+        check_features(features, "features")
     prediction = get("prediction", _ABSENT)
     if prediction is _ABSENT:
         prediction = defaults[2]
-    elif type(prediction) not in _SCALARS:
-        raise InvalidEventError(f"prediction must be {_SCALAR_TEXT}, got {_kind(prediction)}")
+    elif type(prediction) not in SCALARS:
+        raise InvalidEventError(f"prediction must be {SCALAR_TEXT}, got {kind_of(prediction)}")
     elif type(prediction) is float and not math.isfinite(prediction):
         raise InvalidEventError(f"prediction must be a finite number, got {prediction}")
     value = get("prediction_proba", _ABSENT)
-    proba = defaults[3] if value is _ABSENT else _proba(value)
+    proba = defaults[3] if value is _ABSENT else proba_of(value)
     value = get("latency_ms", _ABSENT)
-    latency_ms = defaults[4] if value is _ABSENT else _latency(value, "latency_ms")
+    latency_ms = defaults[4] if value is _ABSENT else latency_of(value, "latency_ms")
     value = get("error", _ABSENT)
-    error = defaults[5] if value is _ABSENT else _error(value, "error")
+    error = defaults[5] if value is _ABSENT else error_of(value, "error")
     value = get("request_id", _ABSENT)
-    request_id = defaults[6] if value is _ABSENT else _request_id(value, "request_id")
+    request_id = defaults[6] if value is _ABSENT else request_id_of(value, "request_id")
     return (timestamp_s, features, prediction, proba, latency_ms, error, request_id)
 
 
@@ -221,16 +228,16 @@ def _parse_mlrun(message: dict[str, Any], model: str, request: dict[str, Any], r
     if resp is None:
         resp = {}
     elif type(resp) is not dict:
-        raise InvalidEventError(f"resp must be an object, got {_kind(resp)}")
+        raise InvalidEventError(f"resp must be an object, got {kind_of(resp)}")
     version = message.get("version")
-    version = _version(resp.get("model_version") if version is None or version == "" else version)
+    version = version_of(resp.get("model_version") if version is None or version == "" else version)
     when = message.get("when")
-    timestamp_s = record_timestamp_s if when is None else _timestamp(when, "when")
+    timestamp_s = record_timestamp_s if when is None else timestamp_of(when, "when")
     microsec = message.get("microsec")
-    latency_ms = None if microsec is None else _latency(microsec, "microsec") / 1000.0
-    error = _error(message.get("error"), "error")
+    latency_ms = None if microsec is None else latency_of(microsec, "microsec") / 1000.0
+    error = error_of(message.get("error"), "error")
     request_id = request.get("id")
-    request_id = _request_id(resp.get("id") if request_id is None else request_id, "request.id")
+    request_id = request_id_of(resp.get("id") if request_id is None else request_id, "request.id")
     inputs = request.get("inputs")
     outputs = resp.get("outputs")
 
@@ -239,7 +246,7 @@ def _parse_mlrun(message: dict[str, Any], model: str, request: dict[str, Any], r
         predictions: list[Any] = [None]
     else:
         if type(inputs) is not list or not inputs:
-            raise InvalidEventError(f"request.inputs must be a non-empty list, got {_describe(inputs)}")
+            raise InvalidEventError(f"request.inputs must be a non-empty list, got {describe(inputs)}")
         if len(inputs) > max_rows:
             raise InvalidEventError(f"request.inputs has {len(inputs)} rows, more than the limit of {max_rows}")
         if not any(type(element) is list or type(element) is dict for element in inputs):
@@ -268,17 +275,17 @@ def _mlrun_features(inputs: list[Any], request: dict[str, Any], model: str, vers
                 names = _input_names(request, model, version, feature_names)
             if len(element) > len(names):
                 names.extend(f"f{position}" for position in range(len(names), len(element)))
-            if not _SCALARS.issuperset(map(type, element)):
+            if not SCALARS.issuperset(map(type, element)):
                 for position, value in enumerate(element):
-                    if type(value) not in _SCALARS:
+                    if type(value) not in SCALARS:
                         raise InvalidEventError(f"request.inputs[{index}][{position}] ({names[position]}) "
-                                                f"must be {_SCALAR_TEXT}, got {_kind(value)}")
+                                                f"must be {SCALAR_TEXT}, got {kind_of(value)}")
             rows.append(dict(zip(names, element, strict=False)))
         elif kind is dict:
-            _check_features(element, f"request.inputs[{index}]")
+            check_features(element, f"request.inputs[{index}]")
             rows.append(element)
         else:
-            raise InvalidEventError(f"request.inputs[{index}] must be an array or object, got {_kind(element)}")
+            raise InvalidEventError(f"request.inputs[{index}] must be an array or object, got {kind_of(element)}")
     return rows
 
 
@@ -302,129 +309,62 @@ def _mlrun_predictions(outputs: Any, count: int, error: str | None) -> list[Any]
         if error is not None:
             return [None] * count
         if type(outputs) is not list:
-            raise InvalidEventError(f"resp.outputs must be a list, got {_describe(outputs)}")
+            raise InvalidEventError(f"resp.outputs must be a list, got {describe(outputs)}")
         raise InvalidEventError(f"resp.outputs has {len(outputs)} entries but request.inputs has {count}")
-    if _SCALARS.issuperset(map(type, outputs)):
+    if SCALARS.issuperset(map(type, outputs)):
         return outputs
     predictions = []
     for index, output in enumerate(outputs):
-        if type(output) is list and len(output) == 1 and type(output[0]) in _SCALARS:
+        if type(output) is list and len(output) == 1 and type(output[0]) in SCALARS:
             output = output[0]
-        elif type(output) not in _SCALARS:
-            raise InvalidEventError(f"resp.outputs[{index}] must be {_SCALAR_TEXT} or a one-element array, "
-                                    f"got {_describe(output)}")
+        elif type(output) not in SCALARS:
+            raise InvalidEventError(f"resp.outputs[{index}] must be {SCALAR_TEXT} or a one-element array, "
+                                    f"got {describe(output)}")
         predictions.append(output)
     return predictions
 
 
-def _model(value: Any) -> str:
-    if type(value) is str and _MODEL_NAME.fullmatch(value) is not None:
-        return value
-    if value is None:
-        raise InvalidEventError("model is missing")
-    if type(value) is not str:
-        raise InvalidEventError(f"model must be a string, got {_kind(value)}")
-    if not value:
-        raise InvalidEventError("model is empty")
-    if len(value) > MAX_NAME_CHARS:
-        raise InvalidEventError(f"model is longer than {MAX_NAME_CHARS} characters")
-    raise InvalidEventError(f"model {value!r} has characters other than letters, digits and _ . : -")
+_LABEL_TYPES = (int, float, str, bool)
 
 
-def _version(value: Any) -> str:
-    kind = type(value)
-    if kind is str:
-        if len(value) <= MAX_NAME_CHARS:
-            return value or DEFAULT_VERSION
-        raise InvalidEventError(f"version is longer than {MAX_NAME_CHARS} characters")
-    if value is None:
-        return DEFAULT_VERSION
-    if kind is int or kind is float:
-        return str(value)
-    raise InvalidEventError(f"version must be a string or number, got {_kind(value)}")
-
-
-def _timestamp(value: Any, field: str) -> float:
+def _row_label(row: dict[str, Any], model: str, version: str, default_time_s: float) -> LabelEvent:
+    request_id = row.get("request_id")
+    if type(request_id) is int:
+        request_id = str(request_id)
+    if type(request_id) is not str or not request_id:
+        raise InvalidEventError("request_id is missing" if request_id in (None, "") else "request_id must be a string")
+    label = row.get("label")
+    if label is None:
+        raise InvalidEventError("label is missing" if "label" not in row else "label is null")
+    if type(label) not in _LABEL_TYPES:
+        raise InvalidEventError(f"label must be a number, string or boolean, got {type(label).__name__}")
+    value = row.get("timestamp")
     try:
-        return parse_timestamp(value)
+        time_s = default_time_s if value is None else parse_timestamp(value)
     except ValueError as exc:
-        raise InvalidEventError(f"{field} {exc}") from exc
+        raise InvalidEventError(f"timestamp {exc}") from exc
+    return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=time_s)
 
 
-def _check_features(features: Any, field: str) -> None:
-    if type(features) is not dict:
-        raise InvalidEventError(f"{field} must be an object, got {_kind(features)}")
-    if not _SCALARS.issuperset(map(type, features.values())):
-        for name, value in features.items():
-            if type(value) not in _SCALARS:
-                raise InvalidEventError(f"{field}.{name[:MAX_NAME_CHARS]} must be {_SCALAR_TEXT}, "
-                                        f"got {_kind(value)}")
-    if features and ("" in features or max(map(len, features)) > MAX_NAME_CHARS):
-        if "" in features:
-            raise InvalidEventError(f"{field} has an empty feature name")
-        longest = max(features, key=len)
-        raise InvalidEventError(f"{field} has a feature name longer than {MAX_NAME_CHARS} characters: "
-                                f"{longest[:60]!r}...")
+def parse_labels(payload: bytes, record_timestamp_s: float, max_bytes: int) -> list[LabelEvent]:
+    """The label events of one message, single or batch form (CONTRACT 4.2); one bad row rejects the message.
 
-
-def _proba(value: Any) -> Any:
-    kind = type(value)
-    if kind is float or kind is int:
-        if 0 <= value <= 1:
-            return value
-        raise InvalidEventError(f"prediction_proba must be between 0 and 1, got {value!r}")
-    if value is None:
-        return None
-    if kind is dict and value:
-        for name, probability in value.items():
-            if not (type(probability) in (float, int) and 0 <= probability <= 1):
-                raise InvalidEventError(f"prediction_proba.{name[:MAX_NAME_CHARS]} must be a number between 0 "
-                                        f"and 1, got {_describe(probability)}")
-        return value
-    raise InvalidEventError("prediction_proba must be a number between 0 and 1 or a non-empty object of "
-                            f"class to probability, got {_describe(value)}")
-
-
-def _latency(value: Any, field: str) -> Any:
-    kind = type(value)
-    if (kind is float or kind is int) and value >= 0:
-        return value
-    if value is None:
-        return None
-    raise InvalidEventError(f"{field} must be a non-negative number, got {_describe(value)}")
-
-
-def _error(value: Any, field: str) -> str | None:
-    if type(value) is str:
-        return value or None
-    if value is None:
-        return None
-    raise InvalidEventError(f"{field} must be a string or null, got {_kind(value)}")
-
-
-def _request_id(value: Any, field: str) -> str | None:
-    kind = type(value)
-    if kind is str:
-        return value or None
-    if value is None:
-        return None
-    if kind is int:
-        return str(value)
-    raise InvalidEventError(f"{field} must be a string, got {_kind(value)}")
-
-
-def _kind(value: Any) -> str:
-    return _KINDS.get(type(value), type(value).__name__)
-
-
-def _describe(value: Any) -> str:
-    kind = type(value)
-    if kind is int or kind is float:
-        return repr(value)
-    if kind is str:
-        return f"string {value[:60]!r}"
-    if kind is dict and not value:
-        return "empty object"
-    if kind is list and not value:
-        return "empty array"
-    return _kind(value)
+    >>> [(x.request_id, x.label) for x in parse_labels(b'{"model": "m", "rows": [{"request_id": "a", "label": 1}]}',
+    ...                                                0.0, 1000)]
+    [('a', 1)]
+    """
+    try:
+        message = orjson.loads(payload) if len(payload) <= max_bytes else None
+    except orjson.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict) or "rows" not in message:
+        return [parse_label_message(payload, record_timestamp_s, max_bytes=max_bytes)]
+    # The top-level fields are checked as the single form checks them, then each row on its own.
+    head = parse_label_message(orjson.dumps({**{k: v for k, v in message.items() if k != "rows"},
+                                             "request_id": "-", "label": 0}), record_timestamp_s, max_bytes=max_bytes)
+    rows = message["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidEventError("rows must be a list of objects")
+    defaults = {k: message[k] for k in ("label", "timestamp") if k in message}
+    return [_row_label({**defaults, **row} if defaults else row, head.model, head.version, head.timestamp_s)
+            for row in rows]

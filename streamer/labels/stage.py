@@ -41,9 +41,9 @@ from streamer.config import Settings
 from streamer.errors import InvalidEventError, StateFormatError
 from streamer.events.dead_letters import dead_letter
 from streamer.events.labels import LabelEvent
-from streamer.events.parse import parse_label_message
+from streamer.events.parse import parse_labels
 from streamer.events.rows import PredictionRows
-from streamer.events.timestamps import format_timestamp, parse_timestamp
+from streamer.events.timestamps import format_timestamp
 from streamer.kafka.topics import partition_for_key
 from streamer.labels.join import Joined, JoinStore
 from streamer.performance.concept import ConceptMonitor
@@ -66,52 +66,6 @@ SWEEP_SHARDS_PER_TICK = 4
 
 def gt_key(*parts: object) -> bytes:
     return "\x1f".join(map(str, parts)).encode()
-
-
-_LABEL_TYPES = (int, float, str, bool)
-
-
-def _row_label(row: dict[str, Any], model: str, version: str, default_time_s: float) -> LabelEvent:
-    request_id = row.get("request_id")
-    if type(request_id) is int:
-        request_id = str(request_id)
-    if type(request_id) is not str or not request_id:
-        raise InvalidEventError("request_id is missing" if request_id in (None, "") else "request_id must be a string")
-    label = row.get("label")
-    if label is None:
-        raise InvalidEventError("label is missing" if "label" not in row else "label is null")
-    if type(label) not in _LABEL_TYPES:
-        raise InvalidEventError(f"label must be a number, string or boolean, got {type(label).__name__}")
-    value = row.get("timestamp")
-    try:
-        time_s = default_time_s if value is None else parse_timestamp(value)
-    except ValueError as exc:
-        raise InvalidEventError(f"timestamp {exc}") from exc
-    return LabelEvent(model=model, version=version, request_id=request_id, label=label, timestamp_s=time_s)
-
-
-def parse_labels(payload: bytes, record_timestamp_s: float, max_bytes: int) -> list[LabelEvent]:
-    """The label events of one message, single or batch form (CONTRACT 4.2); one bad row rejects the message.
-
-    >>> [(x.request_id, x.label) for x in parse_labels(b'{"model": "m", "rows": [{"request_id": "a", "label": 1}]}',
-    ...                                                0.0, 1000)]
-    [('a', 1)]
-    """
-    try:
-        message = orjson.loads(payload) if len(payload) <= max_bytes else None
-    except orjson.JSONDecodeError:
-        message = None
-    if not isinstance(message, dict) or "rows" not in message:
-        return [parse_label_message(payload, record_timestamp_s, max_bytes=max_bytes)]
-    # The top-level fields are checked as the single form checks them, then each row on its own.
-    head = parse_label_message(orjson.dumps({**{k: v for k, v in message.items() if k != "rows"},
-                                             "request_id": "-", "label": 0}), record_timestamp_s, max_bytes=max_bytes)
-    rows = message["rows"]
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise InvalidEventError("rows must be a list of objects")
-    defaults = {k: message[k] for k in ("label", "timestamp") if k in message}
-    return [_row_label({**defaults, **row} if defaults else row, head.model, head.version, head.timestamp_s)
-            for row in rows]
 
 
 @dataclass
