@@ -211,12 +211,12 @@ class Api:
     @describe(schemas.NOTIFICATIONS)
     async def list_notifications(self, request: web.Request) -> web.Response:
         """Recent delivery outcomes, deliveries waiting for a retry, failures and a summary per channel."""
+        limit, query = _limit(request), request.query
         if self.notifications is None:  # no channel configured: nothing is delivered, nothing to show
             return json_response({"configured": False, "deliveries": [], "retrying": [], "failures": [],
                                   "channels": {}})
-        query = request.query
         return json_response({"configured": True, **self.notifications.query(
-            _limit(request), query.get("status"), query.get("channel"), query.get("model"))})
+            limit, query.get("status"), query.get("channel"), query.get("model"))})
 
     @describe(schemas.REFERENCE_GET)
     async def get_reference(self, request: web.Request) -> web.Response:
