@@ -2,7 +2,7 @@
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
 compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
-ground-truth, pending-cost, replicas, notify or web.
+ground-truth, pending-cost, replicas, notify, web or single-events.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from bench import (
     operations,
     pending_cost,
     replicas,
+    single_events,
     throughput,
     web_api,
 )
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
          "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
-         "replicas": replicas.run, "notify": notify.run, "web": web_api.run}
+         "replicas": replicas.run, "notify": notify.run, "web": web_api.run,
+         "single-events": single_events.run}
 
 
 def main() -> None:

@@ -107,6 +107,9 @@ class Settings:
     # Faust consumer tuning (see README "Performance"): records per fetch and per-stream prefetch.
     max_poll_records: int = 2000
     stream_buffer_maxsize: int = 8192
+    # How the agent reads its stream: "bulk" drains Faust's queue a batch at a time (streamer.kafka.bulk_stream),
+    # "take_events" is Faust's own per-event path (kept for comparison in `make bench`).
+    stream_drain: str = "bulk"
     # Operational and data-quality alerts (README "Operational rules"). A threshold of 0 compares with
     # the model's own recent windows instead; ops_alpha is each count test's false-alarm probability.
     latency_p50_threshold_ms: float = 0.0
@@ -153,6 +156,8 @@ class Settings:
             raise ConfigError("STREAMER_HEARTBEAT_INTERVAL_SECONDS must be > 0 and below STREAMER_SESSION_TIMEOUT_SECONDS")
         if self.shutdown_timeout_seconds <= 0:
             raise ConfigError("STREAMER_SHUTDOWN_TIMEOUT_SECONDS must be > 0")
+        if self.stream_drain not in ("bulk", "take_events"):
+            raise ConfigError("STREAMER_STREAM_DRAIN must be bulk or take_events")
 
     @property
     def broker_urls(self) -> tuple[str, ...]:

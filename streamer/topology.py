@@ -28,6 +28,7 @@ from faust.web.base import BlueprintManager
 
 from streamer.batch import Effects, Inbound
 from streamer.config import Settings
+from streamer.kafka import bulk_stream
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
 from streamer.kafka.record_reader import RecordReader
@@ -158,7 +159,11 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.agent(source)
     async def monitor(stream: Any) -> None:
         await mirror.loaded.wait()  # references first, or models would start baselines they don't need
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_seconds):
+        size, within_s = settings.batch_max_events, settings.batch_within_seconds
+        # bulk_stream drains Faust's queue a batch at a time (Faust's take_events costs more per event than the pipeline)
+        batches_in = bulk_stream.drain(stream, size, within_s) if settings.stream_drain == "bulk" else \
+            stream.take_events(size, within_s)
+        async for events in batches_in:
             batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
                              e.message.value, e.message.timestamp, e) for e in events]
             started = time.perf_counter()
