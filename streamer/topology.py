@@ -55,11 +55,16 @@ class StreamerApp(faust.App):
     """A Faust app that serves streamer's own HTTP API instead of Faust's built-in pages."""
 
     api: Api | None = None
+    chunked_fetch = False  # the fetcher delivers messages a chunk at a time (streamer.kafka.bulk_stream)
 
     def _new_web(self) -> Any:
         web = super()._new_web()
         web.blueprints = BlueprintManager([])
         return web
+
+    def _new_consumer(self) -> Any:
+        consumer = super()._new_consumer()
+        return bulk_stream.deliver_in_chunks(consumer) if self.chunked_fetch else consumer
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()
@@ -102,6 +107,7 @@ def create_app(settings: Settings) -> StreamerApp:
         web_router_enabled=False,
         web_tables_enabled=False,
     )
+    app.chunked_fetch = settings.stream_drain == "bulk"
     rocksdb = {"block_cache_size": settings.rocksdb_block_cache_mb * mb,
                "write_buffer_size": settings.rocksdb_write_buffer_mb * mb, "max_write_buffer_number": 2}
     states = app.Table(TABLE_MODELS, default=None, partitions=settings.partitions,

@@ -116,3 +116,13 @@ def test_the_module_refuses_another_faust_version(monkeypatch: pytest.MonkeyPatc
     monkeypatch.undo()
     importlib.reload(bulk_stream)
     assert bulk_stream.FAUST_VERSION == faust.__version__
+
+
+def test_the_worker_app_delivers_fetched_messages_in_chunks(tmp_path: Any) -> None:
+    from streamer.config import Settings
+    from streamer.topology import create_app
+
+    bulk = create_app(Settings(data_dir=str(tmp_path / "a")))
+    assert bulk.consumer._drain_messages.__func__ is bulk_stream._drain_messages
+    faust_path = create_app(Settings(data_dir=str(tmp_path / "b"), stream_drain="take_events"))
+    assert getattr(faust_path.consumer._drain_messages, "__func__", None) is not bulk_stream._drain_messages
