@@ -126,3 +126,35 @@ def test_the_worker_app_delivers_fetched_messages_in_chunks(tmp_path: Any) -> No
     assert bulk.consumer._drain_messages.__func__ is bulk_stream._drain_messages
     faust_path = create_app(Settings(data_dir=str(tmp_path / "b"), stream_drain="take_events"))
     assert getattr(faust_path.consumer._drain_messages, "__func__", None) is not bulk_stream._drain_messages
+
+
+def test_the_fetcher_delivers_each_fetched_message_once_in_order_a_chunk_per_wait_first() -> None:
+    async def go() -> None:
+        app = faust.App("bulk-fetch-test", broker="kafka://127.0.0.1:9", store="memory://")
+        consumer = bulk_stream.deliver_in_chunks(app.consumer)
+        fetcher = type("Fetcher", (), {"_stopped": asyncio.Event()})()
+        delivered: list[int] = []
+        waits: list[int] = []
+        fetches = [list(range(0, 250)), list(range(250, 260))]
+
+        async def getmany(timeout: float) -> Any:
+            for offset in fetches.pop(0) if fetches else ():
+                yield TP0, ConsumerMessage(TOPIC, 0, offset, 0.0, 0, None, b"m", b"{}", None)
+            if not fetches:
+                fetcher._stopped.set()
+
+        async def callback(message: Any) -> None:
+            delivered.append(message.offset)
+
+        wait_first = consumer.wait_first
+
+        async def counted_wait_first(*coros: Any) -> Any:
+            waits.append(len(delivered))
+            return await wait_first(*coros)
+
+        consumer.getmany, consumer.callback, consumer.wait_first = getmany, callback, counted_wait_first
+        await asyncio.wait_for(consumer._drain_messages(fetcher), 5)
+        assert delivered == list(range(260))
+        assert waits == [0, 100, 200, 250]  # chunks of 100 within a fetch, the rest of each fetch after
+        assert consumer._read_offset[TP0] == 259
+    asyncio.run(go())
