@@ -69,10 +69,14 @@ class WindowHistory:
                 for (model, version), history in self.windows.items() if history]
 
     def newest(self, model: str, version: str, limit: int) -> list[dict[str, Any]]:
+        return [orjson.loads(stored) for stored in self.newest_json(model, version, limit)]
+
+    def newest_json(self, model: str, version: str, limit: int) -> list[bytes]:
+        """The newest ``limit`` summaries, newest first, as the JSON bytes they are kept in."""
         history = self.windows.get((model, version))
         if not history:
             return []
-        return [orjson.loads(history[start]) for start in sorted(history, reverse=True)[:limit]]
+        return [history[start] for start in sorted(history, reverse=True)[:limit]]
 
 
 class AlertLog:

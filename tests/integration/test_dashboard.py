@@ -129,3 +129,22 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(drifting, tm
         capture_output=True, text=True, timeout=280)
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_a_live_workers_answers_match_their_models(drifting) -> None:
+    """Real answers of a worker that processed drifting traffic (windows with features, drift, latency, a
+    published reference profile, alerts) read through the answer models the OpenAPI description is made of."""
+    from streamer.web import answers
+
+    _, url = drifting
+    for path, model in (("/api/v1/models", answers.ModelList), ("/api/v1/models/shifty", answers.ModelDetail),
+                        ("/api/v1/models/shifty/windows?limit=100", answers.WindowList),
+                        ("/api/v1/alerts?limit=1000", answers.AlertList),
+                        ("/api/v1/models/shifty/reference", answers.Profile), ("/api/v1/worker", answers.WorkerReport),
+                        ("/api/v1/notifications", answers.Notifications), ("/ready", answers.Readiness),
+                        ("/health", answers.Health), ("/api/v1/models/nobody", answers.Error)):
+        status, body = get_json(url + path)
+        assert status in (200, 404), (path, status)
+        model.model_validate(body, strict=True)
+    windows = get_json(f"{url}/api/v1/models/shifty/windows?limit=100")[1]["windows"]
+    assert any(answers.Window.model_validate(w).drift for w in windows)

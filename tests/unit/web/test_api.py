@@ -71,7 +71,7 @@ class World:
                    readiness=lambda scope: [r for r in self.not_ready if scope == "worker" or "mirror" in r],
                    metrics=lambda: render_metrics(PipelineCounters(messages=7, rows_accepted=5), self.status,
                                                   history=self.history),
-                   publish=publish)
+                   publish=publish, check_answers=True)
 
 
 @pytest.fixture
