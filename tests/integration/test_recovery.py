@@ -72,11 +72,11 @@ def test_sigkill_and_restart_on_a_fresh_disk_loses_and_doubles_nothing(broker: B
 def test_replicas_come_and_go_under_traffic_and_every_window_counts_what_was_sent(
         broker: Broker, tmp_path: Path) -> None:
     """Three replicas share 4 partitions; one is SIGKILLed and restarted, a fourth joins and leaves (SIGTERM)."""
-    dep = new_deployment(broker, tmp_path, STREAMER_SESSION_TIMEOUT_SECONDS="10")
+    dep = new_deployment(broker, tmp_path, STREAMER_SESSION_TIMEOUT_SECONDS="10", STREAMER_HEARTBEAT_INTERVAL_SECONDS="3")
     names = [f"r{i}" for i in range(8)]
     windows, per_window = 16, 50
     try:
-        urls = {r: dep.start_worker(f"disk-{r}") for r in "abc"}
+        urls = dict(zip("abc", dep.start_workers("disk-a", "disk-b", "disk-c"), strict=True))  # one join for three
 
         def traffic() -> None:  # one window of every model every 4 s: about a minute of traffic
             for w in range(windows):
@@ -100,8 +100,12 @@ def test_replicas_come_and_go_under_traffic_and_every_window_counts_what_was_sen
 
         expected = windows * per_window
         for replica, url in urls.items():  # any replica answers for every model
-            wait_until(lambda u=url: all(models(u).get(n, {}).get("events_total") == expected for n in names), 120,
-                       f"every model's {expected} events seen from replica {replica}")
+            try:
+                wait_until(lambda u=url: all(models(u).get(n, {}).get("events_total") == expected for n in names),
+                           120, f"every model's {expected} events seen from replica {replica}")
+            except AssertionError:
+                print({r: {n: m.get("events_total") for n, m in models(u).items()} for r, u in urls.items()})
+                raise
         for name in names:
             closed = wait_until(
                 lambda n=name: (w := get_json(f"{urls['a']}/api/v1/models/{n}/windows?limit=100")[1].get("windows"))
