@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import orjson
 import pytest
 
 from streamer.batch import Inbound, state_key
-from streamer.config import Settings
+from streamer.config import Settings, load_settings
 from streamer.errors import ConfigError
 from streamer.kafka.topics import partition_for_key
 from streamer.pipeline import TABLE_MODELS, Pipeline
@@ -196,12 +197,23 @@ def test_a_shard_that_never_reports_closes_the_window_after_the_wait_and_says_so
     (window,) = hot.values(BASE.topic_windows)
     assert window["events"] == 60
     assert window["shards"] == {"shards": 3, "merged": [0, 1], "missing": [2], "timed_out": True}
+    # Shard 2's rows of that window come after all: its partial is dropped, the window is not reported again.
+    for i in range(10):
+        hot.produce(BASE.topic_predictions, b"late-%d" % i, orjson.dumps(
+            {"model": MODEL, "version": "1", "timestamp": T0 + i * 0.1, "features": {"x": 1.0}}), (HOME + 2) % 4)
+    hot.run()
+    hot.tick_all(20.0)
+    hot.tick_all(1.0)
+    assert len(hot.values(BASE.topic_windows)) == 1
+    assert hot.pipeline.merges.partials_dropped == 1
 
 
-def test_hot_models_configuration() -> None:
+def test_hot_models_configuration(tmp_path: Path) -> None:
     assert parse_hot_models("") == {}
+    config = tmp_path / "streamer.yaml"
+    config.write_text("hot_models:\n  fraud: 4\n  ads: 8\n")
+    assert load_settings({"STREAMER_CONFIG": str(config)}).hot_models == "fraud:4,ads:8"
     assert HotModels({"fraud": 16, "ads": 1}, partitions=8).shards == {"fraud": 8}
     with pytest.raises(ConfigError):
         Settings(hot_models="fraud:x")
-    from streamer.config import load_settings
     assert load_settings({"STREAMER_HOT_MODELS": "fraud:4"}).hot_models == "fraud:4"
