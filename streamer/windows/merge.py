@@ -103,10 +103,31 @@ class PendingWindows:
 
 
 def merge_windows(parts: list[bytes]) -> WindowAccumulator:
-    """The windows of several shards as one (sketches are mergeable: the counts are exact)."""
+    """The windows of several shards as one (sketches are mergeable: the counts are exact).
+
+    A column that one shard saw first as numbers and another as categories keeps the first shard's
+    kind; the other shard's values of it count as type mismatches, as they would in one window.
+
+    >>> from streamer.events.rows import PredictionRows
+    >>> from streamer.windows.accumulator import EMPTY_LAYOUT
+    >>> def part(value):
+    ...     rows = PredictionRows.empty("m", "1")
+    ...     rows.append_row(timestamp_s=1.0, features={"x": value})
+    ...     window = WindowAccumulator(0.0, 60.0)
+    ...     window.add(rows, EMPTY_LAYOUT, 64)
+    ...     return window.to_bytes()
+    >>> merged = merge_windows([part(1.5), part("DE"), part(2.5)])
+    >>> merged.rows, merged.features["x"].count, merged.type_mismatches
+    (3, 2, {'x': 1})
+    """
     merged = WindowAccumulator.from_bytes(parts[0])
     for part in parts[1:]:
-        merged.merge(WindowAccumulator.from_bytes(part))
+        other = WindowAccumulator.from_bytes(part)
+        for mine, theirs in ((merged.features, other.features), (merged.outputs, other.outputs)):
+            for name in [n for n, sketch in theirs.items() if n in mine and type(mine[n]) is not type(sketch)]:
+                dropped = theirs.pop(name)
+                other.type_mismatches[name] = other.type_mismatches.get(name, 0) + dropped.count
+        merged.merge(other)
     return merged
 
 
