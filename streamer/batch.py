@@ -21,6 +21,7 @@ class Inbound:
     value: bytes
     timestamp_s: float
     handle: Any = None  # the Faust event; table writes happen under it
+    origin: tuple[int, int] | None = None  # (partition, offset) a hot model's record was spread from
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Outbound:
     key: bytes | None
     value: bytes
     partition: int | None = None
+    headers: list[tuple[str, bytes]] | None = None
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Plan:
     groups: dict[tuple[int, bytes], list[tuple[Inbound, PredictionRows]]] = field(default_factory=dict)
     ticks: dict[int, Inbound] = field(default_factory=dict)
     labels: list[Inbound] = field(default_factory=list)  # label records, for the ground-truth stage
+    partials: list[Inbound] = field(default_factory=list)  # hot models' shard windows (streamer.windows.merge)
 
 
 @dataclass

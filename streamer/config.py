@@ -133,6 +133,10 @@ class Settings:
     rebalance_timeout_seconds: float = 60.0
     # A clean stop that takes longer ends in a hard exit with every thread's stack logged.
     shutdown_timeout_seconds: float = 25.0
+    # Hot models (README "Hot models"): "fraud:4,ads:8" shards those models' windows over 4 and 8
+    # partitions; a merged window closes at most this long after its first shard's partial arrived.
+    hot_models: str = ""
+    hot_model_wait_seconds: float = 60.0
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     default_drift: DriftPolicy = field(default_factory=DriftPolicy)
     model_drift: Mapping[str, DriftPolicy] = field(default_factory=dict)
@@ -158,6 +162,10 @@ class Settings:
             raise ConfigError("STREAMER_SHUTDOWN_TIMEOUT_SECONDS must be > 0")
         if self.stream_drain not in ("bulk", "take_events"):
             raise ConfigError("STREAMER_STREAM_DRAIN must be bulk or take_events")
+        if self.hot_model_wait_seconds <= 0:
+            raise ConfigError("STREAMER_HOT_MODEL_WAIT_SECONDS must be > 0")
+        from streamer.windows.shards import parse_hot_models  # noqa: PLC0415  (shards imports the topics, which import this)
+        parse_hot_models(self.hot_models)
 
     @property
     def broker_urls(self) -> tuple[str, ...]:
@@ -183,6 +191,11 @@ class Settings:
     @property
     def topic_windows(self) -> str:
         return f"{self.app_id}-windows"
+
+    @property
+    def topic_partials(self) -> str:
+        """Hot models' partial windows, on their way from the shards to the model's partition."""
+        return f"{self.app_id}-shard-partials"
 
     @property
     def topic_notifications(self) -> str:
@@ -258,7 +271,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     security: dict[str, Any] = {}
     for key, raw in file_values.items():
         if key in _SETTING_KEYS:
-            values[key] = raw
+            values[key] = ",".join(f"{m}:{n}" for m, n in raw.items()) if key == "hot_models" and isinstance(raw, dict) else raw
         elif key in _SECURITY_KEYS:
             security[key] = raw
         elif key not in ("drift", "models", "ground_truth", "channels", "alerting"):

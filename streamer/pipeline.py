@@ -29,7 +29,9 @@ from streamer.kafka.topics import partition_for_key
 from streamer.labels.stage import GroundTruth
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
+from streamer.windows import shards
 from streamer.windows.accumulator import WindowAccumulator
+from streamer.windows.merge import MergeStage
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 from streamer.windows.positions import LogPositions
 from streamer.windows.summary import summarize
@@ -73,6 +75,8 @@ class Pipeline:
         self._refresh_budget_s = -math.inf
         self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
+        self.hot = shards.HotModels(shards.parse_hot_models(settings.hot_models), settings.partitions)  # README "Hot models"
+        self.merges = MergeStage(self.hot, settings.hot_model_wait_seconds, load)
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -85,6 +89,7 @@ class Pipeline:
         """Drop cached state: after a rebalance the tables are the truth."""
         self.ground_truth.forget()
         self.positions.forget()
+        self.merges.forget()
         self._states.clear()
         self._indexes.clear()
         self._open_summaries.clear()
@@ -125,12 +130,22 @@ class Pipeline:
             if record.topic == self.settings.topic_labels:
                 plan.labels.append(record)
                 continue
+            if record.topic == self.settings.topic_partials:
+                plan.partials.append(record)
+                continue
             self.counters.messages += 1
+            spread_to = self.hot.spread(record)
+            if spread_to is not None:  # a hot model's record, on to its shard undecoded
+                plan.effects.messages.append(Outbound(record.topic, record.key, record.value, spread_to,
+                                                      shards.origin_headers(record)))
+                self.counters.forwarded += 1
+                continue
             rows = self._decode(record, plan.now_s, plan.effects)
             if rows is None:
                 continue
-            key = state_key(rows.model, rows.version)
-            if partition_for_key(rows.model.encode(), self.settings.partitions) != record.partition:
+            shard = self.hot.shard_at(rows.model, record.partition)
+            key = self.hot.state_key(rows.model, rows.version, shard)
+            if shard is None and partition_for_key(rows.model.encode(), self.settings.partitions) != record.partition:
                 # Not keyed by model: send it on to the partition that owns the model's state.
                 plan.effects.messages.append(
                     Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
@@ -162,11 +177,12 @@ class Pipeline:
         for (partition, key), items in plan.groups.items():
             self._apply(partition, key, items, now_s, effects)
         self.ground_truth.on_labels(plan.labels, now_s, effects, self._open_starts)
+        self.merges.on_partials(plan.partials, self, now_s, effects)
         for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
-                model, version = key.decode().split("\x1f", 1)
+                model, version, shard = shards.split_key(key)
                 state = self._state(key, model, version)
-                silence = check_silence(state, now_s, self.settings.missing_after_seconds)
+                silence = None if shard is not None else check_silence(state, now_s, self.settings.missing_after_seconds)
                 if silence is not None:
                     self._emit(state, silence, effects)
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
@@ -203,13 +219,10 @@ class Pipeline:
                effects: Effects) -> None:
         first_rows = items[0][1]
         state = self._state(key, first_rows.model, first_rows.version)
-        if key not in self._index(partition):
-            self._index(partition).append(key)
-            index_value = orjson.dumps([k.decode() for k in self._index(partition)])
-            effects.writes.append(StateWrite(TABLE_INDEX, str(partition).encode(), index_value, items[-1][0].handle))
+        self.remember(partition, key, items[-1][0].handle, effects)
         fresh = PredictionRows.empty(first_rows.model, first_rows.version)
         for record, rows in items:
-            if state.is_applied(partition, record.offset):
+            if state.is_applied(partition, record.offset) or shards.origin_applied(state, record):
                 self.counters.rows_duplicate += len(rows)
                 continue
             fresh.extend(rows)
@@ -225,9 +238,32 @@ class Pipeline:
             self.ground_truth.on_predictions(fresh, items[-1][0].handle, now_s, effects, self._open_starts)
         self._close_due(partition, key, state, items[-1][0], now_s, effects, write=True)
 
+    def remember(self, partition: int, key: bytes, handle: Any, effects: Effects) -> None:
+        """List a state key in its partition's index (the tick visits the keys listed there)."""
+        if key not in self._index(partition):
+            self._index(partition).append(key)
+            index_value = orjson.dumps([k.decode() for k in self._index(partition)])
+            effects.writes.append(StateWrite(TABLE_INDEX, str(partition).encode(), index_value, handle))
+
+    def state_of(self, key: bytes, model: str, version: str) -> ModelState:
+        return self._state(key, model, version)
+
+    def close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
+                  effects: Effects) -> None:
+        self._close_due(partition, key, state, event, now_s, effects, write=True)
+
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
                    effects: Effects, write: bool) -> None:
         closed = state.due_windows(self.rules, now_s)
+        if shards.is_shard_key(key):  # a hot model's shard: its windows go to the merge stage, its status is the model's
+            effects.messages += shards.partial_messages(self.hot, self.settings.topic_partials, key, state, closed)
+            if closed or write:
+                effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
+            return
+        if self.hot.count(state.model) > 1:
+            reference = self._reference_for(state)[0]
+            closed += self.merges.ready(key, state, reference.layout() if reference else None, now_s, effects,
+                                        event.handle)
         for window in closed:
             self._close(key, state, window, now_s, effects)
         if closed or write:
@@ -268,6 +304,7 @@ class Pipeline:
         summary = summarize(window, reference, self.settings.drift_policy(state.model), model=state.model,
                             version=state.version, reference_source=source, closed_by=closed_by)
         summary.update(self.ground_truth.window_sections(state.model, state.version, window.start_s))
+        summary.update(self.merges.section(key, window.start_s))
         if reference is None and window.rows:
             self._collect_baseline(state, window, now_s)
             summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"

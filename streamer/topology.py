@@ -41,6 +41,8 @@ from streamer.web.api import Api
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
 from streamer.web.metrics import FamiliesCollector, metrics_registry, render
 from streamer.web.runtime_metrics import AlertCounts, BatchStats, ConsumerPositions, RuntimeCollector
+from streamer.windows.merge import TABLE_PARTIALS
+from streamer.windows.shards import origin_of
 
 TICK_INTERVAL_SECONDS = 0.5
 APP_VERSION = 1  # Faust keeps the tables of this version under <data dir>/v<version>
@@ -117,7 +119,11 @@ def create_app(settings: Settings) -> StreamerApp:
     ground_truth = app.Table(TABLE_GROUND_TRUTH, default=None, partitions=settings.partitions,
                              key_type=bytes, value_type=bytes, options=rocksdb)
     tables = {TABLE_MODELS: states, TABLE_INDEX: index, TABLE_GROUND_TRUTH: ground_truth}
-    source = app.topic(settings.topic_predictions, settings.topic_ticks, settings.topic_labels,
+    hot = (settings.topic_partials,) if settings.hot_models else ()  # hot models' shard partials (windows/merge.py)
+    if hot:
+        tables[TABLE_PARTIALS] = app.Table(TABLE_PARTIALS, default=None, partitions=settings.partitions,
+                                           key_type=bytes, value_type=bytes, options=rocksdb)
+    source = app.topic(settings.topic_predictions, settings.topic_ticks, settings.topic_labels, *hot,
                        key_serializer="raw", value_serializer="raw")
 
     registry = ReferenceRegistry()
@@ -154,7 +160,7 @@ def create_app(settings: Settings) -> StreamerApp:
                 tables[write.table][write.key] = write.value
             finally:
                 _current_event.reset(token)
-        pending = [await app.producer.send(m.topic, m.key, m.value, m.partition, None, None)
+        pending = [await app.producer.send(m.topic, m.key, m.value, m.partition, None, m.headers)
                    for m in effects.messages]
         for m in effects.messages:
             if m.topic == settings.topic_alerts:
@@ -171,7 +177,7 @@ def create_app(settings: Settings) -> StreamerApp:
             stream.take_events(size, within_s)
         async for events in batches_in:
             batch = [Inbound(e.message.topic, e.message.partition, e.message.offset, e.message.key,
-                             e.message.value, e.message.timestamp, e) for e in events]
+                             e.message.value, e.message.timestamp, e, origin_of(e.message.headers)) for e in events]
             started = time.perf_counter()
             plan = pipeline.plan(batch)
             planned = time.perf_counter()

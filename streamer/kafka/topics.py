@@ -41,6 +41,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_status, n, COMPACT),
         TopicSpec(settings.topic_windows, n, DELETE_WEEK),
         TopicSpec(settings.topic_notifications, n, DELETE_WEEK),
+        *([TopicSpec(settings.topic_partials, n, DELETE_DAY)] if settings.hot_models else []),
     ]
 
 
