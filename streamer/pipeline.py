@@ -170,6 +170,9 @@ class Pipeline:
                 if silence is not None:
                     self._emit(state, silence, effects)
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
+            for model in {key.split(b"\x1f", 1)[0].decode() for key in self._index(partition)}:
+                self.ground_truth.sweep(model, tick.handle, effects)  # pending rows no row touches still expire
+        self.ground_truth.flush(effects)  # each touched join block written once per micro-batch
         return effects
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:

@@ -1,29 +1,37 @@
-"""The label join of one model: pending predictions and pending labels in blocks, matched by ``request_id``.
+"""The label join of one model: pending predictions and pending labels in shard blocks, matched by ``request_id``.
 
 A label joins the prediction with the same ``request_id`` whichever arrives first (CONTRACT 4.2; any
-version). What is waiting is kept in blocks per time bucket (``bucket_seconds`` of the prediction's
-event time for predictions, of the label's time for labels), so the worker writes one table entry per
-touched block and micro-batch instead of one changelog record per row. A pending prediction keeps only
-what scoring needs once its label comes: version, event time, prediction, score and, per monitored
-feature, the index of its segment (one byte each) rather than the feature values.
+version). What is waiting lives in the table, in one block per shard: ``shard = crc32(request_id) %
+shards``, so a label or a prediction finds the only block that can hold its partner from its
+``request_id`` alone, without an index in memory. The worker writes one table entry per touched block
+and micro-batch instead of one changelog record per row.
 
-The model's clock is the largest event time seen (predictions and labels alike); a block expires when
-the clock has passed its end by ``ttl_seconds``, and the rows still in it are counted as expired
-(unmatched), never dropped silently. Rows are therefore kept between ``ttl_seconds`` and
-``ttl_seconds + bucket_seconds``.
+Memory: only the blocks touched since the last :meth:`JoinStore.take_dirty` are held (loaded through
+``load(shard)``, the table); ``take_dirty`` hands them back in stored form and drops them, and the
+stage calls it once per micro-batch. Between micro-batches a model costs its metadata only (clock,
+counters), whatever its rate and label delay. Within one, a touched block is a few numpy columns.
 
-Cost: a stored pending prediction takes about 32 bytes with a 10-character request id, a 0/1 prediction
-and a 4-digit score, plus one byte per monitored feature (42 bytes with 10; ``tests/unit/labels``).
-A touched block is rewritten whole, so ``bucket_seconds`` trades the number of table entries against
-the bytes rewritten per micro-batch. The request-id index (id to block) is derived from the blocks and
-rebuilt on :meth:`JoinStore.load`.
+Each stored row keeps its own expiry time (its event time plus ``ttl_seconds``); the model's clock is
+the largest event time seen (predictions and labels alike). A row whose expiry the clock has passed is
+dropped and counted as expired (unmatched) whenever its block is touched: by a row of the same shard,
+by :meth:`JoinStore.expire` on the blocks in memory, or by :meth:`JoinStore.sweep`, which visits a few
+shards in turn (the stage runs it on each tick) so that blocks no row touches again still expire.
 
->>> store = JoinStore(bucket_seconds=60, ttl_seconds=600)
+A pending prediction keeps only what scoring needs once its label comes: a 64-bit hash of its request id
+(BLAKE2b; a false match needs two of the model's pending ids to share 64 bits), version, event time,
+expiry, prediction, score and, per monitored feature, the index of its segment (one byte each). Cost:
+about 36 bytes stored with a 0/1 prediction and a 4-digit score, plus one per monitored feature
+(``tests/unit/labels``). A touched block is rewritten whole, so more shards mean fewer bytes rewritten
+per micro-batch and more table entries.
+
+>>> table = {}
+>>> store = JoinStore(ttl_seconds=600, shards=4, load=table.get)
 >>> store.add_labels(["r2"], [1], [1000.0]).rows
 0
 >>> joined = store.add_predictions("v1", ["r1", "r2"], [990.0, 995.0], [0, 1], [0.2, 0.9])
 >>> joined.rows, joined.labels, joined.times_s
 (1, [1], [995.0])
+>>> table.update(store.take_dirty())   # the micro-batch's writes; nothing stays in memory
 >>> store.add_labels(["r1"], [0], [1200.0]).predictions
 [0]
 >>> store.pending()
@@ -32,16 +40,29 @@ rebuilt on :meth:`JoinStore.load`.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from streamer.errors import StateFormatError
+from streamer.labels.blocks import Block, find_ids
 from streamer.sketches.codec import pack, unpack
 
-PREDICTIONS, LABELS = "p", "l"
+log = logging.getLogger(__name__)
+
+def request_hash(request_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(request_id.encode(), digest_size=8).digest(), "little")
+
+
+def shard_of(request_id: str, shards: int) -> int:
+    """The shard of a request id: stable across processes (``hash()`` of a str is salted)."""
+    return zlib.crc32(request_id.encode()) % shards
 
 
 @dataclass
@@ -72,176 +93,202 @@ class Joined:
         self.labels.append(label[0])
         self.label_times_s.append(label[1])
 
-
-def _predictions_to_bytes(rows: Mapping[str, tuple[Any, ...]], width: int) -> bytes:
-    ids = list(rows)
-    versions = sorted({rows[i][0] for i in ids})
-    position = {v: k for k, v in enumerate(versions)}
-    header = {"ids": ids, "versions": versions, "version_of": [position[rows[i][0]] for i in ids],
-              "predictions": [rows[i][2] for i in ids], "probas": [rows[i][3] for i in ids], "width": width}
-    times = np.array([rows[i][1] for i in ids], dtype="<f8").tobytes()
-    segments = np.array([rows[i][4] for i in ids], dtype=np.uint8).reshape(len(ids), width).tobytes()
-    return pack("pending_predictions", 1, header, [times, segments])
-
-
-def _predictions_from_bytes(data: bytes) -> dict[str, tuple[Any, ...]]:
-    header, blobs = unpack(data, "pending_predictions", 1)
-    ids, width = header["ids"], int(header["width"])
-    times = np.frombuffer(blobs[0], dtype="<f8").tolist()
-    segments = np.frombuffer(blobs[1], dtype=np.uint8).reshape(len(ids), width).tolist()
-    versions = header["versions"]
-    return {rid: (versions[v], t, p, q, tuple(s)) for rid, v, t, p, q, s in zip(
-        ids, header["version_of"], times, header["predictions"], header["probas"], segments, strict=True)}
-
-
-def _labels_to_bytes(rows: Mapping[str, tuple[Any, float]]) -> bytes:
-    header = {"ids": list(rows), "labels": [v[0] for v in rows.values()]}
-    return pack("pending_labels", 1, header, [np.array([v[1] for v in rows.values()], dtype="<f8").tobytes()])
-
-
-def _labels_from_bytes(data: bytes) -> dict[str, tuple[Any, float]]:
-    header, blobs = unpack(data, "pending_labels", 1)
-    times = np.frombuffer(blobs[0], dtype="<f8").tolist()
-    return {rid: (label, t) for rid, label, t in zip(header["ids"], header["labels"], times, strict=True)}
+    def ordered(self, order: list[int]) -> Joined:
+        """The rows in the order of ``order`` (one key per row): the order they arrived in."""
+        out = Joined()
+        for i in sorted(range(self.rows), key=order.__getitem__):
+            out.append(self.request_ids[i], (self.versions[i], self.times_s[i], self.predictions[i], self.probas[i],
+                                             self.segments[i]), (self.labels[i], self.label_times_s[i]))
+        return out
 
 
 class JoinStore:
-    def __init__(self, bucket_seconds: float = 60.0, ttl_seconds: float = 86400.0, segment_width: int = 0) -> None:
-        if bucket_seconds <= 0 or ttl_seconds <= 0 or not 0 <= segment_width <= 4096:
-            raise ValueError("bucket_seconds and ttl_seconds must be > 0, segment_width in 0..4096")
-        self.bucket_seconds = bucket_seconds
+    def __init__(self, ttl_seconds: float = 86400.0, segment_width: int = 0, shards: int = 64,
+                 load: Callable[[int], bytes | None] | None = None) -> None:
+        if ttl_seconds <= 0 or not 0 <= segment_width <= 4096 or not 1 <= shards <= 65536:
+            raise ValueError("ttl_seconds must be > 0, segment_width in 0..4096, shards in 1..65536")
         self.ttl_seconds = ttl_seconds
         self.segment_width = segment_width
-        self.predictions: dict[int, dict[str, tuple[Any, ...]]] = {}
-        self.labels: dict[int, dict[str, tuple[Any, float]]] = {}
+        self.shards = shards
+        self.load: Callable[[int], bytes | None] = load or (lambda shard: None)
         self.clock_s = -math.inf
         self.joined_total = 0
         self.expired_predictions = 0
         self.expired_labels = 0
-        self._dirty: set[tuple[str, int]] = set()
-        # request id -> bucket of its block, per kind: derived from the blocks, rebuilt on load.
-        self._where: dict[str, dict[str, int]] = {PREDICTIONS: {}, LABELS: {}}
+        self.pending_predictions = 0
+        self.pending_labels = 0
+        self.sweep_cursor = 0  # the next shard the sweep visits
+        self._blocks: dict[int, Block] = {}  # touched since the last take_dirty; dropped by it
+        self._dirty: set[int] = set()
 
-    def _bucket(self, time_s: float) -> int:
-        return int(time_s // self.bucket_seconds)
+    def _block(self, shard: int) -> Block:
+        """A shard's block, loaded on first touch; rows it holds past their expiry are dropped and counted."""
+        block = self._blocks.get(shard)
+        if block is None:
+            stored = self.load(shard)
+            try:
+                block = Block.from_bytes(stored) if stored else Block(self.segment_width)
+            except StateFormatError as exc:  # a crash loop would stop every model: start the shard afresh
+                log.warning("join shard %d unreadable, its pending rows are dropped: %s", shard, exc)
+                block = Block(self.segment_width)
+            self._blocks[shard] = block
+            self._expire_block(shard, block)
+        return block
 
-    def _find(self, kind: str, request_id: str) -> int | None:
-        return self._where[kind].get(request_id)
+    def _expire_block(self, shard: int, block: Block) -> tuple[int, int]:
+        predictions, labels = block.expire(self.clock_s)
+        if predictions or labels:
+            self._dirty.add(shard)
+            self.expired_predictions += predictions
+            self.expired_labels += labels
+            self.pending_predictions -= predictions
+            self.pending_labels -= labels
+        return predictions, labels
+
+    def _by_shard(self, request_ids: Sequence[str | None]) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = {}
+        for i, request_id in enumerate(request_ids):
+            if request_id is not None:
+                groups.setdefault(shard_of(request_id, self.shards), []).append(i)
+        return groups
 
     def add_predictions(self, version: str, request_ids: Sequence[str | None], times_s: Sequence[float],
                         predictions: Sequence[Any], probas: Sequence[Any],
                         segments: Sequence[Sequence[int]] | None = None) -> Joined:
         """Rows of one version; those whose label is waiting join now, the others wait. Rows without a
         request id cannot be joined and are skipped."""
-        joined = Joined()
         if segments is not None and any(len(x) != self.segment_width for x in segments):
             raise ValueError(f"segment indices of another width than the store's {self.segment_width}")
-        waiting_labels, waiting_predictions = self._where[LABELS], self._where[PREDICTIONS]
-        empty: tuple[int, ...] = ()
         if segments is None and self.segment_width:
             raise ValueError(f"0 segment indices for a store of width {self.segment_width}")
-        for i, request_id in enumerate(request_ids):
-            if request_id is None:
-                continue
-            row = (version, float(times_s[i]), predictions[i], probas[i],
-                   tuple(segments[i]) if segments is not None else empty)
-            bucket = waiting_labels.get(request_id)
-            if bucket is not None:
-                joined.append(request_id, row, self.labels[bucket].pop(request_id))
-                del waiting_labels[request_id]
-                self._dirty.add((LABELS, bucket))
-            elif request_id not in waiting_predictions:  # a repeat keeps the first
-                target = int(row[1] // self.bucket_seconds)
-                block = self.predictions.get(target)
-                if block is None:
-                    block = self.predictions[target] = {}
-                    self._dirty.add((PREDICTIONS, target))
-                block[request_id] = row
-                waiting_predictions[request_id] = target
+        joined, order = Joined(), []
+        empty: tuple[int, ...] = ()
+        for shard, rows in self._by_shard(request_ids).items():
+            block = self._block(shard)
+            keys = [request_hash(request_ids[i]) for i in rows]  # type: ignore[arg-type]
+            wanted = np.array(keys, dtype="<u8")
+            found = find_ids(block.l_ids, wanted)
+            repeats = [at >= 0 for at in find_ids(block.p_ids, wanted)]
+            waiting: set[int] = set()  # new in this call
+            taken = np.ones(len(block.l_ids), dtype=bool)
+            new_ids: list[int] = []
+            new_rows: list[tuple[Any, ...]] = []
+            for i, key, at, repeat in zip(rows, keys, found, repeats, strict=True):
+                request_id = request_ids[i]
+                if repeat or key in waiting:
+                    continue  # a repeat keeps the first
+                row = (version, float(times_s[i]), predictions[i], probas[i],
+                       tuple(segments[i]) if segments is not None else empty)
+                if at >= 0 and taken[at]:
+                    joined.append(request_id, row, (block.l_values.items()[at], float(block.l_times[at])))  # type: ignore[arg-type]
+                    order.append(i)
+                    taken[at] = False
+                else:
+                    waiting.add(key)
+                    new_ids.append(key)
+                    new_rows.append(row)
+            if not taken.all():
+                block.keep_labels(taken)
+            if new_rows:
+                block.add_predictions(new_ids, new_rows, self.ttl_seconds)
+            self._dirty.add(shard)
+            self.pending_labels -= len(taken) - int(taken.sum())
+            self.pending_predictions += len(new_rows)
         if len(times_s):
             self.clock_s = max(self.clock_s, float(max(times_s)))
-        self._dirty.update((PREDICTIONS, b) for b in {int(float(t) // self.bucket_seconds) for t in times_s}
-                           if b in self.predictions)
         self.joined_total += joined.rows
-        return joined
+        return joined.ordered(order)
 
     def add_labels(self, request_ids: Sequence[str], labels: Sequence[Any], times_s: Sequence[float]) -> Joined:
         """Labels; those whose prediction is waiting join now, the others wait (a repeat keeps the first)."""
-        joined = Joined()
-        for request_id, label, time_s in zip(request_ids, labels, times_s, strict=True):
-            self.clock_s = max(self.clock_s, float(time_s))
-            bucket = self._find(PREDICTIONS, request_id)
-            if bucket is not None:
-                joined.append(request_id, self.predictions[bucket].pop(request_id), (label, float(time_s)))
-                del self._where[PREDICTIONS][request_id]
-                self._dirty.add((PREDICTIONS, bucket))
-            elif self._find(LABELS, request_id) is None:
-                target = self._bucket(float(time_s))
-                self.labels.setdefault(target, {})[request_id] = (label, float(time_s))
-                self._where[LABELS][request_id] = target
-                self._dirty.add((LABELS, target))
+        if not len(request_ids) == len(labels) == len(times_s):
+            raise ValueError("request_ids, labels and times_s differ in length")
+        joined, order = Joined(), []
+        for shard, rows in self._by_shard(request_ids).items():
+            block = self._block(shard)
+            keys = [request_hash(request_ids[i]) for i in rows]
+            wanted = np.array(keys, dtype="<u8")
+            found = find_ids(block.p_ids, wanted)
+            repeats = [at >= 0 for at in find_ids(block.l_ids, wanted)]
+            waiting: set[int] = set()  # new in this call
+            taken = np.ones(len(block.p_ids), dtype=bool)
+            new_ids: list[int] = []
+            new_labels: list[Any] = []
+            new_times: list[float] = []
+            for i, key, at, repeat in zip(rows, keys, found, repeats, strict=True):
+                if at >= 0 and taken[at]:
+                    joined.append(request_ids[i], block.prediction(at), (labels[i], float(times_s[i])))
+                    order.append(i)
+                    taken[at] = False
+                elif not repeat and key not in waiting:
+                    waiting.add(key)
+                    new_ids.append(key)
+                    new_labels.append(labels[i])
+                    new_times.append(float(times_s[i]))
+            if not taken.all():
+                block.keep_predictions(taken)
+            if new_ids:
+                block.add_labels(new_ids, new_labels, new_times, self.ttl_seconds)
+            self._dirty.add(shard)
+            self.pending_predictions -= len(taken) - int(taken.sum())
+            self.pending_labels += len(new_ids)
+        if len(times_s):
+            self.clock_s = max(self.clock_s, float(max(times_s)))
         self.joined_total += joined.rows
-        return joined
+        return joined.ordered(order)
 
     def expire(self) -> tuple[int, int]:
-        """Drop blocks whose end the clock passed by the TTL; (predictions, labels) expired unmatched."""
-        counts = []
-        blocks: dict[int, dict[str, Any]]
-        for kind, blocks in ((PREDICTIONS, self.predictions), (LABELS, self.labels)):  # type: ignore[assignment]
-            old = [b for b in blocks if (b + 1) * self.bucket_seconds + self.ttl_seconds < self.clock_s]
-            expired = 0
-            for bucket in old:
-                for request_id in blocks[bucket]:
-                    del self._where[kind][request_id]
-                expired += len(blocks.pop(bucket))
-            counts.append(expired)
-            self._dirty.update((kind, b) for b in old)
-        self.expired_predictions += counts[0]
-        self.expired_labels += counts[1]
-        return counts[0], counts[1]
+        """Expire the rows of the blocks in memory; (predictions, labels) expired unmatched."""
+        counts = [self._expire_block(shard, block) for shard, block in self._blocks.items()]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    def sweep(self, shards: int) -> tuple[int, int]:
+        """Visit the next ``shards`` shards in turn (loading them) and expire their rows; a bounded pass
+        so that blocks no row touches again still expire. Shards without a stored block cost one lookup."""
+        before = self.expired_predictions, self.expired_labels
+        for _ in range(min(shards, self.shards)):
+            self._block(self.sweep_cursor)
+            self.sweep_cursor = (self.sweep_cursor + 1) % self.shards
+        self.expire()
+        return self.expired_predictions - before[0], self.expired_labels - before[1]
 
     def pending(self) -> tuple[int, int]:
-        return sum(map(len, self.predictions.values())), sum(map(len, self.labels.values()))
+        return self.pending_predictions, self.pending_labels
+
+    def held_blocks(self) -> int:
+        """Blocks in memory now (touched since the last :meth:`take_dirty`)."""
+        return len(self._blocks)
 
     # -- storage: one entry per block, written only when touched ----------------------------------
 
-    def take_dirty(self) -> dict[tuple[str, int], bytes | None]:
-        """The blocks changed since the last call, in stored form (``None``: delete the entry)."""
-        out: dict[tuple[str, int], bytes | None] = {}
-        for kind, bucket in sorted(self._dirty):
-            if kind == PREDICTIONS:
-                rows = self.predictions.get(bucket)
-                if rows is not None and not rows:
-                    del self.predictions[bucket]
-                out[(kind, bucket)] = _predictions_to_bytes(rows, self.segment_width) if rows else None
-            else:
-                labels = self.labels.get(bucket)
-                if labels is not None and not labels:
-                    del self.labels[bucket]
-                out[(kind, bucket)] = _labels_to_bytes(labels) if labels else None
+    def take_dirty(self) -> dict[int, bytes | None]:
+        """The blocks changed since the last call, in stored form (``None``: delete the entry); every
+        block is dropped from memory (the table holds them)."""
+        out = {shard: (self._blocks[shard].to_bytes() if len(self._blocks[shard]) else None)
+               for shard in sorted(self._dirty)}
         self._dirty.clear()
+        self._blocks.clear()
         return out
 
     def meta_bytes(self) -> bytes:
-        return pack("join_meta", 1, {"bucket_seconds": self.bucket_seconds, "ttl_seconds": self.ttl_seconds,
-                                     "segment_width": self.segment_width,
-                                     "clock_s": None if math.isinf(self.clock_s) else self.clock_s,
+        return pack("join_meta", 2, {"ttl_seconds": self.ttl_seconds, "segment_width": self.segment_width,
+                                     "shards": self.shards, "clock_s": None if math.isinf(self.clock_s) else self.clock_s,
                                      "joined": self.joined_total, "expired_predictions": self.expired_predictions,
-                                     "expired_labels": self.expired_labels})
+                                     "expired_labels": self.expired_labels, "pending": [self.pending_predictions,
+                                                                                        self.pending_labels],
+                                     "sweep_cursor": self.sweep_cursor})
 
     @classmethod
-    def load(cls, meta: bytes, blocks: Mapping[tuple[str, int], bytes]) -> JoinStore:
-        header, _ = unpack(meta, "join_meta", 1)
-        store = cls(float(header["bucket_seconds"]), float(header["ttl_seconds"]), int(header["segment_width"]))
+    def load_meta(cls, meta: bytes, load: Callable[[int], bytes | None] | None = None) -> JoinStore:
+        """The store of a stored metadata entry; its blocks are read through ``load`` when touched."""
+        header, _ = unpack(meta, "join_meta", 2)
+        store = cls(float(header["ttl_seconds"]), int(header["segment_width"]), int(header["shards"]), load)
         store.clock_s = -math.inf if header["clock_s"] is None else float(header["clock_s"])
         store.joined_total = int(header["joined"])
         store.expired_predictions, store.expired_labels = (int(header["expired_predictions"]),
                                                            int(header["expired_labels"]))
-        for (kind, bucket), data in blocks.items():
-            rows: dict[str, Any] = (_predictions_from_bytes(data) if kind == PREDICTIONS
-                                    else _labels_from_bytes(data))
-            (store.predictions if kind == PREDICTIONS else store.labels)[bucket] = rows
-            store._where[kind].update(dict.fromkeys(rows, bucket))
+        store.pending_predictions, store.pending_labels = map(int, header["pending"])
+        store.sweep_cursor = int(header["sweep_cursor"]) % store.shards
         return store
 
     def __repr__(self) -> str:

@@ -3,9 +3,16 @@
 The pipeline hands this stage its label records and its accepted prediction rows, and asks it for a
 closing window's ``performance`` sections; the stage returns table writes and messages the pipeline's
 way (:class:`~streamer.batch.Effects`), so it runs without Faust in the unit tests. State lives in the
-``ground_truth`` table, one entry per model for the join's metadata, per touched join block
+``ground_truth`` table, one entry per model for the join's metadata, per join shard block
 (:mod:`streamer.labels.join`), per window's performance state and per model's concept monitor; a deleted
 entry is written as empty bytes.
+
+Pending rows are not kept in memory: the join loads the shard blocks a micro-batch touches through
+``load``, and :meth:`GroundTruth.flush` (called once at the end of each micro-batch) writes each touched
+block once and drops it. What stays in memory per tracked model is the join's metadata, the concept
+monitor and a bounded cache of window states. On each tick, :meth:`GroundTruth.sweep` visits
+``SWEEP_SHARDS_PER_TICK`` of a model's shard blocks in turn, so rows in blocks no new row touches still
+expire and are counted.
 
 Only models that receive labels are tracked: a model whose reference was built with ``--label``, or,
 without one, from its first label on (predictions before that first label are not kept).
@@ -53,6 +60,8 @@ TABLE_GROUND_TRUTH = "ground_truth"
 # batch's writes are applied, after the window may have closed in the same batch).
 WINDOW_CACHE_SIZE = 4096
 MAX_FUTURE_SECONDS = 24 * 3600.0  # as for predictions (streamer.pipeline)
+# Join shard blocks each tracked model's sweep visits per tick (0.5 s): 64 shards in 8 s.
+SWEEP_SHARDS_PER_TICK = 4
 
 
 def gt_key(*parts: object) -> bytes:
@@ -76,13 +85,15 @@ class GroundTruth:
         self.registry = registry
         self.load = load
         self.counters = GroundTruthCounters()
-        self._joins: dict[str, JoinStore] = {}  # write-through cache of the join entries
+        self._joins: dict[str, JoinStore] = {}  # per model: the join's metadata (its blocks stay in the table)
+        self._touched: dict[str, Any] = {}  # models whose join changed in this micro-batch: their last handle
         self._monitors: dict[str, ConceptMonitor] = {}
         self._windows: dict[str, set[tuple[str, float]]] = {}  # per model: the windows with stored state
         self._window_cache: OrderedDict[bytes, WindowPerformance] = OrderedDict()
 
     def forget(self) -> None:
         self._joins.clear()
+        self._touched.clear()
         self._monitors.clear()
         self._windows.clear()
         self._window_cache.clear()
@@ -104,13 +115,17 @@ class GroundTruth:
     def _join(self, model: str, create: bool, width: int) -> JoinStore | None:
         join = self._joins.get(model)
         if join is None:
+            def load(shard: int) -> bytes | None:
+                return self._get(gt_key(model, "s", shard))
+
             meta = self._get(gt_key(model, "join"))
             if meta is not None:
-                blocks = orjson.loads(self._get(gt_key(model, "blocks")) or b"[]")
-                stored = {(k, int(b)): self._get(gt_key(model, "b", k, b)) for k, b in blocks}
-                join = JoinStore.load(meta, {kb: v for kb, v in stored.items() if v is not None})
-            elif create:
-                join = JoinStore(self.settings.window_seconds, self.settings.label_ttl_seconds, width)
+                try:
+                    join = JoinStore.load_meta(meta, load)
+                except StateFormatError:  # the layout of an older release: its pending rows are not read
+                    join = None
+            if join is None and (create or meta is not None):
+                join = JoinStore(self.settings.label_ttl_seconds, width, self.settings.label_shards, load)
             if join is not None:
                 self._joins[model] = join
         return join
@@ -119,12 +134,25 @@ class GroundTruth:
 
         effects.writes.append(StateWrite(TABLE_GROUND_TRUTH, key, value, handle))
 
-    def _save_join(self, model: str, join: JoinStore, handle: Any, effects: Any) -> None:
-        for (kind, bucket), data in join.take_dirty().items():
-            self._write(gt_key(model, "b", kind, bucket), data or b"", handle, effects)
-        blocks = [[PREDICTIONS_KIND, b] for b in join.predictions] + [[LABELS_KIND, b] for b in join.labels]
-        self._write(gt_key(model, "blocks"), orjson.dumps(blocks), handle, effects)
-        self._write(gt_key(model, "join"), join.meta_bytes(), handle, effects)
+    def flush(self, effects: Any) -> None:
+        """Write each touched join block once, and the join's metadata, at the end of a micro-batch; the
+        blocks then leave memory (the table holds them)."""
+        for model, handle in self._touched.items():
+            join = self._joins[model]
+            for shard, data in join.take_dirty().items():
+                self._write(gt_key(model, "s", shard), data or b"", handle, effects)
+            self._write(gt_key(model, "join"), join.meta_bytes(), handle, effects)
+        self._touched.clear()
+
+    def sweep(self, model: str, handle: Any, effects: Any) -> None:
+        """On a tick: expire a few of the model's shard blocks in turn, so untouched ones still expire."""
+        join = self._join(model, create=False, width=0)
+        if join is None or join.pending() == (0, 0):
+            return
+        expired_predictions, expired_labels = join.sweep(SWEEP_SHARDS_PER_TICK)
+        self.counters.predictions_expired += expired_predictions
+        self.counters.labels_expired += expired_labels
+        self._touched[model] = handle
 
     def _stored_window(self, key: bytes) -> WindowPerformance | None:
         cached = self._window_cache.get(key)
@@ -309,7 +337,7 @@ class GroundTruth:
         expired_predictions, expired_labels = join.expire()
         self.counters.predictions_expired += expired_predictions
         self.counters.labels_expired += expired_labels
-        self._save_join(model, join, handle, effects)
+        self._touched[model] = handle  # written once, at the end of the micro-batch (flush)
         # A window's state is kept while labels may still come for it: its end plus the TTL.
         keys = self._window_keys(model)
         old = {(v, s) for v, s in keys if s + self.settings.window_seconds + self.settings.label_ttl_seconds < join.clock_s}
@@ -330,5 +358,3 @@ class GroundTruth:
         return window.sections(self._ground_truth(model, version), self._policy(model),
                                self.settings.drift_policy(model))
 
-
-PREDICTIONS_KIND, LABELS_KIND = "p", "l"
