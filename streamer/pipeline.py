@@ -225,7 +225,8 @@ class Pipeline:
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
             self.counters.rows_late += late
-            self.ground_truth.on_predictions(fresh, items[-1][0].handle, now_s, effects, self._open_starts)
+        # Redelivered records too: the ground-truth records keep their own fences (streamer.labels.fences).
+        self.ground_truth.on_predictions(items, now_s, effects, self._open_starts)
         self._close_due(partition, key, state, items[-1][0], now_s, effects, write=True)
 
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,

@@ -1,8 +1,10 @@
 """Stored form of the label join's shard blocks (:mod:`streamer.labels.join`): columnar, compact, versioned.
 
 A block holds one shard's pending predictions (``p_*``: 64-bit request-id hash, event time, expiry,
-version index, prediction, score, segment indices) and pending labels (``l_*``: hash, time, expiry,
-label). Numeric columns are raw little-endian arrays; predictions, scores and labels are JSON arrays
+version index, prediction, score, segment indices, source record) and pending labels (``l_*``: hash,
+time, expiry, label, source record), and its applied-offset fences (:mod:`streamer.labels.fences`). A
+row's source record is the ``topic:partition`` (an index into the block's ``sources``) and offset it
+came in, so that a joined pair can be judged new or replayed by the records it feeds. Numeric columns are raw little-endian arrays; predictions, scores and labels are JSON arrays
 appended without decoding (:class:`JsonColumn`).
 """
 
@@ -15,6 +17,7 @@ import numpy as np
 import orjson
 
 from streamer.errors import StateFormatError
+from streamer.labels.fences import Fences
 from streamer.sketches.codec import pack, unpack
 
 _EMPTY_IDS = np.zeros(0, dtype="<u8")
@@ -69,6 +72,10 @@ class Block:
         self.p_segments = np.zeros((0, width), dtype=np.uint8)
         self.l_ids, self.l_times, self.l_expires = _EMPTY_IDS, np.zeros(0), np.zeros(0)
         self.l_values = JsonColumn()
+        self.sources: list[str] = []  # topic:partition of the rows' records
+        self.p_source, self.l_source = np.zeros(0, dtype="<u2"), np.zeros(0, dtype="<u2")
+        self.p_offset, self.l_offset = np.zeros(0, dtype="<i8"), np.zeros(0, dtype="<i8")
+        self.fences = Fences()
         self._soonest: float | None = math.inf  # the earliest expiry of its rows (None: not known)
 
     def __len__(self) -> int:
@@ -76,12 +83,22 @@ class Block:
 
     def prediction(self, i: int) -> tuple[Any, ...]:
         return (self.versions[int(self.p_version[i])], float(self.p_times[i]), self.p_values.items()[i],
-                self.p_probas.items()[i],
-                tuple(self.p_segments[i].tolist()))
+                self.p_probas.items()[i], tuple(self.p_segments[i].tolist()),
+                self.sources[int(self.p_source[i])] if self.sources else "", int(self.p_offset[i]))
+
+    def label(self, i: int) -> tuple[Any, float, str, int]:
+        return (self.l_values.items()[i], float(self.l_times[i]),
+                self.sources[int(self.l_source[i])] if self.sources else "", int(self.l_offset[i]))
+
+    def source_index(self, source: str) -> int:
+        if source not in self.sources:
+            self.sources.append(source)
+        return self.sources.index(source)
 
     def keep_predictions(self, keep: np.ndarray) -> None:
         self.p_ids, self.p_times, self.p_expires = self.p_ids[keep], self.p_times[keep], self.p_expires[keep]
         self.p_version, self.p_segments = self.p_version[keep], self.p_segments[keep]
+        self.p_source, self.p_offset = self.p_source[keep], self.p_offset[keep]
         self._soonest = None
         flags = keep.tolist()
         self.p_values.keep(flags)
@@ -89,6 +106,7 @@ class Block:
 
     def keep_labels(self, keep: np.ndarray) -> None:
         self.l_ids, self.l_times, self.l_expires = self.l_ids[keep], self.l_times[keep], self.l_expires[keep]
+        self.l_source, self.l_offset = self.l_source[keep], self.l_offset[keep]
         self._soonest = None
         self.l_values.keep(keep.tolist())
 
@@ -108,9 +126,14 @@ class Block:
         self.p_probas.extend([r[3] for r in rows])
         segments = np.array([r[4] for r in rows], dtype=np.uint8).reshape(len(rows), self.width)
         self.p_segments = np.concatenate([self.p_segments, segments])
+        self.p_source = np.concatenate([self.p_source, np.array([self.source_index(r[5]) for r in rows], dtype="<u2")])
+        self.p_offset = np.concatenate([self.p_offset, np.array([r[6] for r in rows], dtype="<i8")])
 
-    def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float) -> None:
+    def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float,
+                   sources: list[str], offsets: list[int]) -> None:
         times = np.array(times_s, dtype="<f8")
+        self.l_source = np.concatenate([self.l_source, np.array([self.source_index(x) for x in sources], dtype="<u2")])
+        self.l_offset = np.concatenate([self.l_offset, np.array(offsets, dtype="<i8")])
         self._expiring(float(times.min()) + ttl_seconds)
         self.l_ids = np.concatenate([self.l_ids, np.array(ids, dtype="<u8")])
         self.l_times = np.concatenate([self.l_times, times])
@@ -137,20 +160,28 @@ class Block:
         return counts[0], counts[1]
 
     def to_bytes(self) -> bytes:
-        return pack("join_block", 1, {"width": self.width, "versions": self.versions}, [
+        header = {"width": self.width, "versions": self.versions, "sources": self.sources,
+                  "fences": self.fences.to_json()}
+        return pack("join_block", 2, header, [
             self.p_ids.astype("<u8").tobytes(), self.p_times.astype("<f8").tobytes(),
             self.p_expires.astype("<f8").tobytes(), self.p_version.astype("<u2").tobytes(),
             self.p_segments.astype(np.uint8).tobytes(), self.p_values.to_bytes(), self.p_probas.to_bytes(),
             self.l_ids.astype("<u8").tobytes(), self.l_times.astype("<f8").tobytes(),
-            self.l_expires.astype("<f8").tobytes(), self.l_values.to_bytes()])
+            self.l_expires.astype("<f8").tobytes(), self.l_values.to_bytes(),
+            self.p_source.astype("<u2").tobytes(), self.p_offset.astype("<i8").tobytes(),
+            self.l_source.astype("<u2").tobytes(), self.l_offset.astype("<i8").tobytes()])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
-        header, blobs = unpack(data, "join_block", 1)
-        if len(blobs) != 11:
-            raise StateFormatError(f"stored join_block has {len(blobs)} columns, expected 11")
+        header, blobs = unpack(data, "join_block", 2)
+        if len(blobs) != 15:
+            raise StateFormatError(f"stored join_block has {len(blobs)} columns, expected 15")
         block = cls(int(header["width"]))
         block.versions = list(header["versions"])
+        block.sources = list(header["sources"])
+        block.fences = Fences(header["fences"])
+        block.p_source, block.p_offset = np.frombuffer(blobs[11], dtype="<u2"), np.frombuffer(blobs[12], dtype="<i8")
+        block.l_source, block.l_offset = np.frombuffer(blobs[13], dtype="<u2"), np.frombuffer(blobs[14], dtype="<i8")
         block.p_ids = np.frombuffer(blobs[0], dtype="<u8")
         block.p_times, block.p_expires = np.frombuffer(blobs[1], dtype="<f8"), np.frombuffer(blobs[2], dtype="<f8")
         block.p_version = np.frombuffer(blobs[3], dtype="<u2")

@@ -77,13 +77,17 @@ class Joined:
     segments: list[tuple[int, ...]] = field(default_factory=list)
     labels: list[Any] = field(default_factory=list)
     label_times_s: list[float] = field(default_factory=list)
+    # The records each side came in (topic:partition, offset): what the fences judge (streamer.labels.fences).
+    sources: list[tuple[str, int, str, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
         return len(self.request_ids)
 
-    def append(self, request_id: str, prediction: tuple[Any, ...], label: tuple[Any, float]) -> None:
-        version, time_s, value, proba, segments = prediction
+    def append(self, request_id: str, prediction: tuple[Any, ...], label: tuple[Any, ...]) -> None:
+        """``prediction``: (version, time, value, score, segments, source, offset); ``label``: (value, time,
+        source, offset)."""
+        version, time_s, value, proba, segments, p_source, p_offset = prediction
         self.versions.append(version)
         self.request_ids.append(request_id)
         self.times_s.append(time_s)
@@ -92,14 +96,21 @@ class Joined:
         self.segments.append(segments)
         self.labels.append(label[0])
         self.label_times_s.append(label[1])
+        self.sources.append((p_source, p_offset, label[2], label[3]))
+
+    def take(self, rows: Sequence[int]) -> Joined:
+        """The given rows, in that order."""
+        out = Joined()
+        for i in rows:
+            p_source, p_offset, l_source, l_offset = self.sources[i]
+            out.append(self.request_ids[i], (self.versions[i], self.times_s[i], self.predictions[i], self.probas[i],
+                                             self.segments[i], p_source, p_offset),
+                       (self.labels[i], self.label_times_s[i], l_source, l_offset))
+        return out
 
     def ordered(self, order: list[int]) -> Joined:
         """The rows in the order of ``order`` (one key per row): the order they arrived in."""
-        out = Joined()
-        for i in sorted(range(self.rows), key=order.__getitem__):
-            out.append(self.request_ids[i], (self.versions[i], self.times_s[i], self.predictions[i], self.probas[i],
-                                             self.segments[i]), (self.labels[i], self.label_times_s[i]))
-        return out
+        return self.take(sorted(range(self.rows), key=order.__getitem__))
 
 
 class JoinStore:
@@ -154,9 +165,11 @@ class JoinStore:
 
     def add_predictions(self, version: str, request_ids: Sequence[str | None], times_s: Sequence[float],
                         predictions: Sequence[Any], probas: Sequence[Any],
-                        segments: Sequence[Sequence[int]] | None = None) -> Joined:
+                        segments: Sequence[Sequence[int]] | None = None, source: str = "",
+                        offsets: Sequence[int] | None = None) -> Joined:
         """Rows of one version; those whose label is waiting join now, the others wait. Rows without a
-        request id cannot be joined and are skipped."""
+        request id cannot be joined and are skipped. ``source`` and ``offsets`` (per row) name the records
+        they came in: a row its block's fence has already taken in (a redelivery) is skipped."""
         if segments is not None and any(len(x) != self.segment_width for x in segments):
             raise ValueError(f"segment indices of another width than the store's {self.segment_width}")
         if segments is None and self.segment_width:
@@ -173,14 +186,16 @@ class JoinStore:
             taken = np.ones(len(block.l_ids), dtype=bool)
             new_ids: list[int] = []
             new_rows: list[tuple[Any, ...]] = []
-            for i, key, at, repeat in zip(rows, keys, found, repeats, strict=True):
+            fresh = [block.fences.admits(source, offsets[i] if offsets is not None else -1) for i in rows]
+            for i, key, at, repeat, new in zip(rows, keys, found, repeats, fresh, strict=True):
                 request_id = request_ids[i]
-                if repeat or key in waiting:
-                    continue  # a repeat keeps the first
+                if repeat or key in waiting or not new:
+                    continue  # a repeat keeps the first; a redelivered row was taken in already
                 row = (version, float(times_s[i]), predictions[i], probas[i],
-                       tuple(segments[i]) if segments is not None else empty)
+                       tuple(segments[i]) if segments is not None else empty, source,
+                       int(offsets[i]) if offsets is not None else -1)
                 if at >= 0 and taken[at]:
-                    joined.append(request_id, row, (block.l_values.items()[at], float(block.l_times[at])))  # type: ignore[arg-type]
+                    joined.append(request_id, row, block.label(at))  # type: ignore[arg-type]
                     order.append(i)
                     taken[at] = False
                 else:
@@ -191,6 +206,8 @@ class JoinStore:
                 block.keep_labels(taken)
             if new_rows:
                 block.add_predictions(new_ids, new_rows, self.ttl_seconds)
+            if offsets is not None:
+                block.fences.advance(source, max(int(offsets[i]) for i in rows))
             self._dirty.add(shard)
             self.pending_labels -= len(taken) - int(taken.sum())
             self.pending_predictions += len(new_rows)
@@ -199,10 +216,14 @@ class JoinStore:
         self.joined_total += joined.rows
         return joined.ordered(order)
 
-    def add_labels(self, request_ids: Sequence[str], labels: Sequence[Any], times_s: Sequence[float]) -> Joined:
-        """Labels; those whose prediction is waiting join now, the others wait (a repeat keeps the first)."""
+    def add_labels(self, request_ids: Sequence[str], labels: Sequence[Any], times_s: Sequence[float],
+                   sources: Sequence[str] | None = None, offsets: Sequence[int] | None = None) -> Joined:
+        """Labels; those whose prediction is waiting join now, the others wait (a repeat keeps the first).
+        ``sources`` and ``offsets`` (per label) name their records, as for :meth:`add_predictions`."""
         if not len(request_ids) == len(labels) == len(times_s):
             raise ValueError("request_ids, labels and times_s differ in length")
+        source_of = (lambda i: sources[i]) if sources is not None else (lambda i: "")
+        offset_of = (lambda i: int(offsets[i])) if offsets is not None else (lambda i: -1)
         joined, order = Joined(), []
         for shard, rows in self._by_shard(request_ids).items():
             block = self._block(shard)
@@ -215,9 +236,15 @@ class JoinStore:
             new_ids: list[int] = []
             new_labels: list[Any] = []
             new_times: list[float] = []
-            for i, key, at, repeat in zip(rows, keys, found, repeats, strict=True):
+            new_sources: list[str] = []
+            new_offsets: list[int] = []
+            fresh = [block.fences.admits(source_of(i), offset_of(i)) for i in rows]
+            for i, key, at, repeat, new in zip(rows, keys, found, repeats, fresh, strict=True):
+                if not new:
+                    continue  # redelivered: taken in already
                 if at >= 0 and taken[at]:
-                    joined.append(request_ids[i], block.prediction(at), (labels[i], float(times_s[i])))
+                    joined.append(request_ids[i], block.prediction(at),
+                                  (labels[i], float(times_s[i]), source_of(i), offset_of(i)))
                     order.append(i)
                     taken[at] = False
                 elif not repeat and key not in waiting:
@@ -225,10 +252,14 @@ class JoinStore:
                     new_ids.append(key)
                     new_labels.append(labels[i])
                     new_times.append(float(times_s[i]))
+                    new_sources.append(source_of(i))
+                    new_offsets.append(offset_of(i))
             if not taken.all():
                 block.keep_predictions(taken)
             if new_ids:
-                block.add_labels(new_ids, new_labels, new_times, self.ttl_seconds)
+                block.add_labels(new_ids, new_labels, new_times, self.ttl_seconds, new_sources, new_offsets)
+            for i in rows:
+                block.fences.advance(source_of(i), offset_of(i))
             self._dirty.add(shard)
             self.pending_predictions -= len(taken) - int(taken.sum())
             self.pending_labels += len(new_ids)

@@ -48,7 +48,7 @@ from streamer.kafka.topics import partition_for_key
 from streamer.labels.join import Joined, JoinStore
 from streamer.performance.concept import ConceptMonitor
 from streamer.performance.degraded import PerformancePolicy
-from streamer.performance.reference import infer_task, positive_class
+from streamer.performance.reference import infer_task, positive_class, row_errors
 from streamer.performance.segments import SegmentSpec, segment_indices
 from streamer.performance.window import WindowPerformance, concept_section
 from streamer.reference.registry import ReferenceRegistry
@@ -206,37 +206,57 @@ class GroundTruth:
 
     # -- predictions ---------------------------------------------------------------------------
 
-    def on_predictions(self, rows: PredictionRows, handle: Any, now_s: float, effects: Any,
+    def on_predictions(self, items: list[tuple[Any, PredictionRows]], now_s: float, effects: Any,
                        open_starts: Callable[[str, str], set[float]]) -> None:
-        """Accepted prediction rows of one model and version: pending for their labels, scored for the estimate."""
-        ground_truth = self._ground_truth(rows.model, rows.version)
-        specs = self._specs(ground_truth)
-        join = self._join(rows.model, create=ground_truth is not None, width=len(specs))
-        if join is None or not len(rows):
+        """The prediction records of one model and version in a micro-batch, redelivered ones included (each
+        stored record judges them by its own fences): pending for their labels, scored for the estimate."""
+        if not items:
             return
+        first, handle = items[0][1], items[-1][0].handle
+        ground_truth = self._ground_truth(first.model, first.version)
+        specs = self._specs(ground_truth)
+        join = self._join(first.model, create=ground_truth is not None, width=len(specs))
+        if join is None:
+            return
+        rows = PredictionRows.empty(first.model, first.version)
+        offsets: list[int] = []
+        for record, part_rows in items:
+            rows.extend(part_rows)
+            offsets += [record.offset] * len(part_rows)
+        if not len(rows):
+            return
+        source = f"{items[0][0].topic}:{items[0][0].partition}"
         if ground_truth is not None and ground_truth.get("calibration"):
-            starts = np.floor(np.asarray(rows.timestamps_s) / self.settings.window_seconds) * self.settings.window_seconds
-            for start in np.unique(starts).tolist():
-                if start not in open_starts(rows.model, rows.version):
-                    continue  # late rows: the window closed without them
-                part = np.flatnonzero(starts == start).tolist()
-                window = self._window(rows.model, rows.version, start, ground_truth, [])
-                window.update_scored([rows.probas[i] for i in part], [rows.predictions[i] for i in part])
-                self._save_window(rows.model, rows.version, start, window, handle, effects)
+            self._score(rows, offsets, source, ground_truth, handle, effects, open_starts)
         width = join.segment_width
         indices = (segment_indices(specs, rows.features) if width == len(specs)
                    else [(255,) * width] * len(rows))
         joined = join.add_predictions(rows.version, rows.request_ids, rows.timestamps_s, rows.predictions,
-                                      rows.probas, indices)
+                                      rows.probas, indices, source=source, offsets=offsets)
         self._apply_joined(rows.model, joined, handle, now_s, effects, open_starts)
         self._expire(rows.model, join, handle, effects)
+
+    def _score(self, rows: PredictionRows, offsets: list[int], source: str, ground_truth: dict[str, Any],
+               handle: Any, effects: Any, open_starts: Callable[[str, str], set[float]]) -> None:
+        """Rows with a score into their open windows' estimate state, unless that window took their record in."""
+        starts = np.floor(np.asarray(rows.timestamps_s) / self.settings.window_seconds) * self.settings.window_seconds
+        for start in np.unique(starts).tolist():
+            if start not in open_starts(rows.model, rows.version):
+                continue  # late rows: the window closed without them
+            window = self._window(rows.model, rows.version, start, ground_truth, [])
+            part = [i for i in np.flatnonzero(starts == start).tolist() if window.scored_fences.admits(source, offsets[i])]
+            if not part:
+                continue
+            window.update_scored([rows.probas[i] for i in part], [rows.predictions[i] for i in part])
+            window.scored_fences.advance(source, max(offsets[i] for i in part))
+            self._save_window(rows.model, rows.version, start, window, handle, effects)
 
     # -- labels --------------------------------------------------------------------------------
 
     def on_labels(self, records: list[Any], now_s: float, effects: Any,
                   open_starts: Callable[[str, str], set[float]]) -> None:
 
-        by_model: dict[str, tuple[Any, list[LabelEvent]]] = {}
+        by_model: dict[str, tuple[Any, list[tuple[LabelEvent, str, int]]]] = {}
         partitions: dict[str, int] = {}
         for record in records:
             try:
@@ -257,13 +277,15 @@ class GroundTruth:
                          "label": label.label, "timestamp": label.timestamp_s})))
                     continue
                 self.counters.labels += 1
-                by_model.setdefault(label.model, (record.handle, []))[1].append(label)
-        for model, (handle, labels) in by_model.items():
+                by_model.setdefault(label.model, (record.handle, []))[1].append(
+                    (label, f"{record.topic}:{record.partition}", record.offset))
+        for model, (handle, rows) in by_model.items():
+            labels = [x[0] for x in rows]
             ground_truth = self._ground_truth(model, labels[0].version)
             join = self._join(model, create=True, width=len(self._specs(ground_truth)))
             assert join is not None
             joined = join.add_labels([x.request_id for x in labels], [x.label for x in labels],
-                                     [x.timestamp_s for x in labels])
+                                     [x.timestamp_s for x in labels], [x[1] for x in rows], [x[2] for x in rows])
             self._apply_joined(model, joined, handle, now_s, effects, open_starts)
             self._expire(model, join, handle, effects)
 
@@ -282,14 +304,19 @@ class GroundTruth:
             groups.setdefault((version, float(start)), []).append(i)
         errors = np.full(joined.rows, np.nan)
         regression = False
-        for (version, start), part in sorted(groups.items()):
+        for (version, start), every in sorted(groups.items()):
             ground_truth = self._ground_truth(model, version)
-            labels = [joined.labels[i] for i in part]
-            window = self._window(model, version, start, ground_truth, labels)
+            window = self._window(model, version, start, ground_truth, [joined.labels[i] for i in every])
             regression = regression or window.task == "regression"
-            errors[part] = window.update_labelled(labels, [joined.predictions[i] for i in part],
-                                                  [joined.probas[i] for i in part],
-                                                  segment_indices=[joined.segments[i] for i in part])
+            errors[every] = row_errors(window.task, [joined.labels[i] for i in every],
+                                       [joined.predictions[i] for i in every])
+            # Pairs this window counted before a crash are not counted again (streamer.labels.fences).
+            part = [i for i, new in zip(every, window.fences.admit_pairs([joined.sources[i] for i in every]),
+                                        strict=True) if new]
+            if not part:
+                continue
+            window.update_labelled([joined.labels[i] for i in part], [joined.predictions[i] for i in part],
+                                   [joined.probas[i] for i in part], segment_indices=[joined.segments[i] for i in part])
             self._save_window(model, version, start, window, handle, effects)
             if start not in open_starts(model, version):  # closed: publish its grown performance
                 update = self._window_doc(model, version, start, window.sections(
@@ -322,6 +349,10 @@ class GroundTruth:
                 monitor = ConceptMonitor(make_detector(name, params))
             self._monitors[model] = monitor
         order = np.argsort(joined.label_times_s, kind="stable")  # the order the truth became known
+        new = np.array(monitor.fences.admit_pairs([joined.sources[i] for i in range(joined.rows)]), dtype=bool)
+        order = order[new[order]]  # pairs the monitor was fed before a crash are not fed again
+        if not len(order):
+            return
         events = monitor.update(errors[order], np.asarray(joined.times_s)[order])
         for event in events:
             self.counters.concept_drifts += 1

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from streamer.sketches.codec import pack, unpack
+from streamer.labels.fences import Fences
 from streamer.stats.detector import Detector
 from streamer.stats.detectors import detector_from_bytes
 
@@ -40,6 +41,7 @@ class ConceptMonitor:
         self.max_checkpoints = max_checkpoints
         self.checkpoints: list[tuple[int, float]] = []  # (row index, event time in seconds), rows increasing
         self.warning = False
+        self.fences = Fences()  # joined pairs fed (streamer.labels.fences)
 
     def _time_of_row(self, row: int, batch_start: int, times: np.ndarray) -> float:
         if batch_start <= row < batch_start + len(times):
@@ -78,7 +80,7 @@ class ConceptMonitor:
 
     def to_bytes(self) -> bytes:
         header = {"checkpoint_rows": self.checkpoint_rows, "max_checkpoints": self.max_checkpoints,
-                  "checkpoints": self.checkpoints, "warning": self.warning}
+                  "checkpoints": self.checkpoints, "warning": self.warning, "fences": self.fences.to_json()}
         return pack("concept_monitor", 1, header, [self.detector.to_bytes()])
 
     @classmethod
@@ -87,6 +89,7 @@ class ConceptMonitor:
         monitor = cls(detector_from_bytes(blobs[0]), int(header["checkpoint_rows"]), int(header["max_checkpoints"]))
         monitor.checkpoints = [(int(r), float(t)) for r, t in header["checkpoints"]]
         monitor.warning = bool(header["warning"])
+        monitor.fences = Fences(header.get("fences"))
         return monitor
 
     def __repr__(self) -> str:
