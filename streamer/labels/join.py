@@ -77,16 +77,18 @@ class Joined:
     segments: list[tuple[int, ...]] = field(default_factory=list)
     labels: list[Any] = field(default_factory=list)
     label_times_s: list[float] = field(default_factory=list)
-    # The records each side came in (topic:partition, offset): what the fences judge (streamer.labels.fences).
+    # The records each side came in ("shard|topic:partition", offset): what the fences of the windows and
+    # the concept monitor judge (streamer.labels.fences). Per shard, because each shard's block is one
+    # stored record with one history: after a crash one block can be ahead of another, never of itself.
     sources: list[tuple[str, int, str, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
         return len(self.request_ids)
 
-    def append(self, request_id: str, prediction: tuple[Any, ...], label: tuple[Any, ...]) -> None:
+    def append(self, request_id: str, prediction: tuple[Any, ...], label: tuple[Any, ...], shard: int | None = None) -> None:
         """``prediction``: (version, time, value, score, segments, source, offset); ``label``: (value, time,
-        source, offset)."""
+        source, offset); sources get the ``shard`` prefix when given."""
         version, time_s, value, proba, segments, p_source, p_offset = prediction
         self.versions.append(version)
         self.request_ids.append(request_id)
@@ -96,7 +98,8 @@ class Joined:
         self.segments.append(segments)
         self.labels.append(label[0])
         self.label_times_s.append(label[1])
-        self.sources.append((p_source, p_offset, label[2], label[3]))
+        prefix = "" if shard is None else f"{shard}|"
+        self.sources.append((prefix + p_source, p_offset, prefix + label[2], label[3]))
 
     def take(self, rows: Sequence[int]) -> Joined:
         """The given rows, in that order."""
@@ -195,7 +198,7 @@ class JoinStore:
                        tuple(segments[i]) if segments is not None else empty, source,
                        int(offsets[i]) if offsets is not None else -1)
                 if at >= 0 and taken[at]:
-                    joined.append(request_id, row, block.label(at))  # type: ignore[arg-type]
+                    joined.append(request_id, row, block.label(at), shard)  # type: ignore[arg-type]
                     order.append(i)
                     taken[at] = False
                 else:
@@ -244,7 +247,7 @@ class JoinStore:
                     continue  # redelivered: taken in already
                 if at >= 0 and taken[at]:
                     joined.append(request_ids[i], block.prediction(at),
-                                  (labels[i], float(times_s[i]), source_of(i), offset_of(i)))
+                                  (labels[i], float(times_s[i]), source_of(i), offset_of(i)), shard)
                     order.append(i)
                     taken[at] = False
                 elif not repeat and key not in waiting:
