@@ -96,6 +96,8 @@ class Settings:
     label_ttl_seconds: float = 86400.0
     # Table blocks per tracked model holding its pending predictions and labels (streamer.labels.join).
     label_shards: int = 64
+    # Models whose pending predictions are kept before their first label (streamer.labels.policy).
+    labels_expected: str = ""
     baseline_windows: int = 1
     missing_after_seconds: float = 300.0
     # Closed-window summaries kept per model for the API.

@@ -14,8 +14,9 @@ monitor and a bounded cache of window states. On each tick, :meth:`GroundTruth.s
 ``SWEEP_SHARDS_PER_TICK`` of a model's shard blocks in turn, so rows in blocks no new row touches still
 expire and are counted.
 
-Only models that receive labels are tracked: a model whose reference was built with ``--label``, or,
-without one, from its first label on (predictions before that first label are not kept).
+Only models that receive labels are tracked: a model whose reference was built with ``--label``, one
+configured to expect labels (``expect_labels``, ``STREAMER_LABELS_EXPECTED``), or any model from its first
+label on (its predictions before that first label are not kept; :mod:`streamer.labels.policy`).
 
 A joined row counts in the window of its prediction's event time. When that window has already closed,
 its new ``performance`` is published as an update on the windows topic (the history merges it into
@@ -46,6 +47,7 @@ from streamer.events.rows import PredictionRows
 from streamer.events.timestamps import format_timestamp
 from streamer.kafka.topics import partition_for_key
 from streamer.labels.join import Joined, JoinStore
+from streamer.labels.policy import labels_expected
 from streamer.performance.concept import ConceptMonitor
 from streamer.performance.degraded import PerformancePolicy
 from streamer.performance.reference import infer_task, positive_class, row_errors
@@ -198,6 +200,10 @@ class GroundTruth:
             keys.add((version, start))
             self._write(gt_key(model, "windows"), orjson.dumps(sorted(keys)), handle, effects)
 
+    def _expects_labels(self, model: str) -> bool:
+        return (self.settings.ground_truth_policy(model).expect_labels
+                or labels_expected(self.settings.labels_expected, model))
+
     def _policy(self, model: str) -> PerformancePolicy:
         return self.settings.ground_truth_policy(model).performance
 
@@ -215,7 +221,8 @@ class GroundTruth:
         first, handle = items[0][1], items[-1][0].handle
         ground_truth = self._ground_truth(first.model, first.version)
         specs = self._specs(ground_truth)
-        join = self._join(first.model, create=ground_truth is not None, width=len(specs))
+        join = self._join(first.model, create=ground_truth is not None or self._expects_labels(first.model),
+                          width=len(specs))
         if join is None:
             return
         rows = PredictionRows.empty(first.model, first.version)
