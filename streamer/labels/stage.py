@@ -362,7 +362,7 @@ class GroundTruth:
             return
         events = monitor.update(errors[order], np.asarray(joined.times_s)[order])
         for event in events:
-            self.counters.concept_drifts += 1
+            self.counters.concept_drifts += event["kind"] == "drift"  # warnings raise concept_drift_suspected
             version = joined.versions[int(order[-1])]
             start = self._start(event["detected_at_s"])
             doc = self._window_doc(model, version, start, {"concept": concept_section(

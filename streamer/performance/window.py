@@ -154,8 +154,12 @@ class WindowPerformance:
 
 def concept_section(events: Sequence[Mapping[str, Any]], warning: bool, detector: str) -> dict[str, Any]:
     """The window summary's ``concept`` section: the detections made while the window was open."""
-    return {"detector": detector, "warning": warning,
-            "changes": [{"change_point": format_timestamp(e["change_point_s"]),
-                         "detected_at": format_timestamp(e["detected_at_s"]),
-                         "error_rate_before": e["error_rate_before"], "error_rate_after": e["error_rate_after"]}
-                        for e in events]}
+    def entry(e: Mapping[str, Any]) -> dict[str, Any]:
+        return {"change_point": format_timestamp(e["change_point_s"]), "detected_at": format_timestamp(e["detected_at_s"]),
+                "error_rate_before": e["error_rate_before"], "error_rate_after": e["error_rate_after"]}
+    section: dict[str, Any] = {"detector": detector, "warning": warning,
+                               "changes": [entry(e) for e in events if e.get("kind", "drift") == "drift"]}
+    warnings = [entry(e) for e in events if e.get("kind") == "warning"]
+    if warnings:
+        section["suspected"] = warnings  # the detector's warning level (DDM): concept_drift_suspected
+    return section
