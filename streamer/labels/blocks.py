@@ -129,6 +129,23 @@ class Block:
         self.p_source = np.concatenate([self.p_source, np.array([self.source_index(r[5]) for r in rows], dtype="<u2")])
         self.p_offset = np.concatenate([self.p_offset, np.array([r[6] for r in rows], dtype="<i8")])
 
+    def append_predictions(self, ids: np.ndarray, times: np.ndarray, version: str, values: list[Any],
+                           probas: list[Any], segments: np.ndarray, source: str, offsets: np.ndarray,
+                           ttl_seconds: float) -> None:
+        """New pending predictions of one version and source, columnar (the pending path's fast form)."""
+        if version not in self.versions:
+            self.versions.append(version)
+        self._expiring(float(times.min()) + ttl_seconds)
+        self.p_ids = np.concatenate([self.p_ids, ids.astype("<u8")])
+        self.p_times = np.concatenate([self.p_times, times])
+        self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
+        self.p_version = np.concatenate([self.p_version, np.full(len(ids), self.versions.index(version), dtype="<u2")])
+        self.p_values.extend(values)
+        self.p_probas.extend(probas)
+        self.p_segments = np.concatenate([self.p_segments, segments.astype(np.uint8).reshape(len(ids), self.width)])
+        self.p_source = np.concatenate([self.p_source, np.full(len(ids), self.source_index(source), dtype="<u2")])
+        self.p_offset = np.concatenate([self.p_offset, offsets.astype("<i8")])
+
     def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float,
                    sources: list[str], offsets: list[int]) -> None:
         times = np.array(times_s, dtype="<f8")

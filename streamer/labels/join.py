@@ -40,10 +40,8 @@ per micro-batch and more table entries.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,13 +54,46 @@ from streamer.sketches.codec import pack, unpack
 
 log = logging.getLogger(__name__)
 
+_PRIME = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1, _MIX_2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+
+
+def request_hashes(request_ids: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each request id, computed column-wise with numpy (a Python hash per row cost more
+    than the rest of keeping a pending prediction): the UTF-8 bytes in 8-byte words, each folded in by
+    xor and multiply, then MurmurHash3's 64-bit finaliser. Stable across processes (``hash()`` of a str
+    is salted). Not keyed: ids crafted to collide could join a label to another prediction of the same
+    model, never across models.
+
+    >>> h = request_hashes(["r1", "r2", "r1"])
+    >>> bool(h[0] == h[2]), bool(h[0] == h[1])
+    (True, False)
+    """
+    if not len(request_ids):
+        return np.zeros(0, dtype="<u8")
+    encoded = np.array([r.encode() for r in request_ids], dtype=bytes)
+    width = -(-max(encoded.dtype.itemsize, 1) // 8) * 8
+    words = np.frombuffer(encoded.astype(f"S{width}").tobytes(), dtype="<u8").reshape(len(request_ids), width // 8)
+    h = np.full(len(request_ids), np.uint64(width), dtype="<u8")
+    with np.errstate(over="ignore"):
+        for column in words.T:
+            h = (h ^ column) * _PRIME
+            h ^= h >> np.uint64(29)
+        h ^= h >> np.uint64(33)
+        h *= _MIX_1
+        h ^= h >> np.uint64(33)
+        h *= _MIX_2
+        h ^= h >> np.uint64(33)
+    return h
+
+
 def request_hash(request_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(request_id.encode(), digest_size=8).digest(), "little")
+    return int(request_hashes([request_id])[0])
 
 
 def shard_of(request_id: str, shards: int) -> int:
-    """The shard of a request id: stable across processes (``hash()`` of a str is salted)."""
-    return zlib.crc32(request_id.encode()) % shards
+    """The shard of a request id (its hash modulo the shard count)."""
+    return request_hash(request_id) % shards
 
 
 @dataclass
@@ -159,12 +190,14 @@ class JoinStore:
             self.pending_labels -= labels
         return predictions, labels
 
-    def _by_shard(self, request_ids: Sequence[str | None]) -> dict[int, list[int]]:
-        groups: dict[int, list[int]] = {}
-        for i, request_id in enumerate(request_ids):
-            if request_id is not None:
-                groups.setdefault(shard_of(request_id, self.shards), []).append(i)
-        return groups
+    def _by_shard(self, request_ids: Sequence[str | None]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per shard: the positions of its rows (in order) and their request-id hashes."""
+        positions = np.array([i for i, r in enumerate(request_ids) if r is not None], dtype=np.int64)
+        keys = request_hashes([request_ids[i] for i in positions.tolist()])  # type: ignore[misc]
+        shards = (keys % np.uint64(self.shards)).astype(np.int64)
+        order = np.argsort(shards, kind="stable")
+        cuts = np.flatnonzero(np.diff(shards[order])) + 1
+        return {int(shards[part[0]]): (positions[part], keys[part]) for part in np.split(order, cuts) if len(part)}
 
     def add_predictions(self, version: str, request_ids: Sequence[str | None], times_s: Sequence[float],
                         predictions: Sequence[Any], probas: Sequence[Any],
@@ -173,47 +206,44 @@ class JoinStore:
         """Rows of one version; those whose label is waiting join now, the others wait. Rows without a
         request id cannot be joined and are skipped. ``source`` and ``offsets`` (per row) name the records
         they came in: a row its block's fence has already taken in (a redelivery) is skipped."""
-        if segments is not None and any(len(x) != self.segment_width for x in segments):
-            raise ValueError(f"segment indices of another width than the store's {self.segment_width}")
-        if segments is None and self.segment_width:
-            raise ValueError(f"0 segment indices for a store of width {self.segment_width}")
+        n = len(request_ids)
+        indices = (np.zeros((n, 0), dtype=np.uint8) if segments is None
+                   else np.asarray(segments, dtype=np.uint8).reshape(n, -1) if n else np.zeros((0, self.segment_width)))
+        if indices.shape != (n, self.segment_width):
+            raise ValueError(f"segment indices of shape {indices.shape}, the store's width is {self.segment_width}")
+        times = np.asarray(times_s, dtype=np.float64)
+        record_offsets = np.full(n, -1, dtype=np.int64) if offsets is None else np.asarray(offsets, dtype=np.int64)
         joined, order = Joined(), []
-        empty: tuple[int, ...] = ()
-        for shard, rows in self._by_shard(request_ids).items():
+        for shard, (rows, keys) in self._by_shard(request_ids).items():
             block = self._block(shard)
-            keys = [request_hash(request_ids[i]) for i in rows]  # type: ignore[arg-type]
-            wanted = np.array(keys, dtype="<u8")
-            found = find_ids(block.l_ids, wanted)
-            repeats = [at >= 0 for at in find_ids(block.p_ids, wanted)]
-            waiting: set[int] = set()  # new in this call
-            taken = np.ones(len(block.l_ids), dtype=bool)
-            new_ids: list[int] = []
-            new_rows: list[tuple[Any, ...]] = []
-            fresh = [block.fences.admits(source, offsets[i] if offsets is not None else -1) for i in rows]
-            for i, key, at, repeat, new in zip(rows, keys, found, repeats, fresh, strict=True):
-                request_id = request_ids[i]
-                if repeat or key in waiting or not new:
-                    continue  # a repeat keeps the first; a redelivered row was taken in already
-                row = (version, float(times_s[i]), predictions[i], probas[i],
-                       tuple(segments[i]) if segments is not None else empty, source,
-                       int(offsets[i]) if offsets is not None else -1)
-                if at >= 0 and taken[at]:
-                    joined.append(request_id, row, block.label(at), shard)  # type: ignore[arg-type]
+            row_offsets = record_offsets[rows]
+            fence = block.fences.offsets.get(source, -1)
+            fresh = (row_offsets < 0) | (row_offsets > fence)  # a redelivered row was taken in already
+            first = np.zeros(len(keys), dtype=bool)
+            first[np.unique(keys, return_index=True)[1]] = True  # a repeat keeps the first
+            candidates = fresh & first & (np.asarray(find_ids(block.p_ids, keys)) < 0)
+            found = np.asarray(find_ids(block.l_ids, keys))
+            joins, new = np.flatnonzero(candidates & (found >= 0)), np.flatnonzero(candidates & (found < 0))
+            if len(joins):
+                taken = np.ones(len(block.l_ids), dtype=bool)
+                for j in joins.tolist():
+                    i = int(rows[j])
+                    row = (version, float(times[i]), predictions[i], probas[i], tuple(indices[i].tolist()), source,
+                           int(record_offsets[i]))
+                    joined.append(request_ids[i], row, block.label(int(found[j])), shard)  # type: ignore[arg-type]
                     order.append(i)
-                    taken[at] = False
-                else:
-                    waiting.add(key)
-                    new_ids.append(key)
-                    new_rows.append(row)
-            if not taken.all():
+                    taken[found[j]] = False
                 block.keep_labels(taken)
-            if new_rows:
-                block.add_predictions(new_ids, new_rows, self.ttl_seconds)
+                self.pending_labels -= len(joins)
+            if len(new):
+                picked = rows[new].tolist()
+                block.append_predictions(keys[new], times[rows[new]], version, [predictions[i] for i in picked],
+                                         [probas[i] for i in picked], indices[rows[new]], source,
+                                         record_offsets[rows[new]], self.ttl_seconds)
+                self.pending_predictions += len(new)
             if offsets is not None:
-                block.fences.advance(source, max(int(offsets[i]) for i in rows))
+                block.fences.advance(source, int(row_offsets.max()))
             self._dirty.add(shard)
-            self.pending_labels -= len(taken) - int(taken.sum())
-            self.pending_predictions += len(new_rows)
         if len(times_s):
             self.clock_s = max(self.clock_s, float(max(times_s)))
         self.joined_total += joined.rows
@@ -228,10 +258,9 @@ class JoinStore:
         source_of = (lambda i: sources[i]) if sources is not None else (lambda i: "")
         offset_of = (lambda i: int(offsets[i])) if offsets is not None else (lambda i: -1)
         joined, order = Joined(), []
-        for shard, rows in self._by_shard(request_ids).items():
+        for shard, (positions, wanted) in self._by_shard(request_ids).items():
             block = self._block(shard)
-            keys = [request_hash(request_ids[i]) for i in rows]
-            wanted = np.array(keys, dtype="<u8")
+            rows, keys = positions.tolist(), wanted.tolist()
             found = find_ids(block.p_ids, wanted)
             repeats = [at >= 0 for at in find_ids(block.l_ids, wanted)]
             waiting: set[int] = set()  # new in this call

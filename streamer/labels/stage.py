@@ -237,7 +237,7 @@ class GroundTruth:
             self._score(rows, offsets, source, ground_truth, handle, effects, open_starts)
         width = join.segment_width
         indices = (segment_indices(specs, rows.features) if width == len(specs)
-                   else [(255,) * width] * len(rows))
+                   else np.full((len(rows), width), 255, dtype=np.uint8))
         joined = join.add_predictions(rows.version, rows.request_ids, rows.timestamps_s, rows.predictions,
                                       rows.probas, indices, source=source, offsets=offsets)
         self._apply_joined(rows.model, joined, handle, now_s, effects, open_starts)
