@@ -55,7 +55,6 @@ from streamer.performance.segments import SegmentSpec, segment_indices
 from streamer.performance.window import WindowPerformance, concept_section
 from streamer.reference.registry import ReferenceRegistry
 from streamer.sketches.categorical import category_of
-from streamer.stats.detectors import BINARY_ONLY, make_detector
 
 TABLE_GROUND_TRUTH = "ground_truth"
 # Window states kept in memory as well as written (the table's value is only current once the
@@ -92,6 +91,7 @@ class GroundTruth:
         self._monitors: dict[str, ConceptMonitor] = {}
         self._windows: dict[str, set[tuple[str, float]]] = {}  # per model: the windows with stored state
         self._window_cache: OrderedDict[bytes, WindowPerformance] = OrderedDict()
+        self._resent: set[bytes] = set()  # windows and monitors whose messages a redelivery sent again
 
     def forget(self) -> None:
         self._joins.clear()
@@ -320,11 +320,16 @@ class GroundTruth:
             # Pairs this window counted before a crash are not counted again (streamer.labels.fences).
             part = [i for i, new in zip(every, window.fences.admit_pairs([joined.sources[i] for i in every]),
                                         strict=True) if new]
-            if not part:
+            key = gt_key(model, "w", version, start)
+            if part:
+                window.update_labelled([joined.labels[i] for i in part], [joined.predictions[i] for i in part],
+                                       [joined.probas[i] for i in part], segment_indices=[joined.segments[i] for i in part])
+                self._save_window(model, version, start, window, handle, effects)
+            elif key in self._resent:
                 continue
-            window.update_labelled([joined.labels[i] for i in part], [joined.predictions[i] for i in part],
-                                   [joined.probas[i] for i in part], segment_indices=[joined.segments[i] for i in part])
-            self._save_window(model, version, start, window, handle, effects)
+            # All fenced: a redelivery after a crash, whose update may have died with the worker; sent again
+            # once per process (the history keeps the latest, alert ids are deterministic).
+            self._resent.add(key)
             if start not in open_starts(model, version):  # closed: publish its grown performance
                 update = self._window_doc(model, version, start, window.sections(
                     ground_truth, self._policy(model), self.settings.drift_policy(model)))
@@ -343,29 +348,24 @@ class GroundTruth:
 
     def _detect(self, model: str, joined: Joined, errors: np.ndarray, handle: Any, now_s: float,
                 effects: Any, binary_errors: bool) -> None:
-
         monitor = self._monitors.get(model)
         if monitor is None:
-            stored = self._get(gt_key(model, "concept"))
             policy = self.settings.ground_truth_policy(model)
-            name, params = policy.detector, policy.detector_params
-            if name in BINARY_ONLY and not binary_errors:
-                name, params = "adwin", {}  # DDM reads 0/1 errors only
-            monitor = ConceptMonitor.from_bytes(stored) if stored else ConceptMonitor(make_detector(name, params))
-            if monitor.detector.name != name:  # the configuration changed: start afresh
-                monitor = ConceptMonitor(make_detector(name, params))
-            self._monitors[model] = monitor
+            monitor = self._monitors[model] = ConceptMonitor.stored_or_new(
+                self._get(gt_key(model, "concept")), policy.detector, policy.detector_params, binary_errors)
         order = np.argsort(joined.label_times_s, kind="stable")  # the order the truth became known
         new = np.array(monitor.fences.admit_pairs([joined.sources[i] for i in range(joined.rows)]), dtype=bool)
         order = order[new[order]]  # pairs the monitor was fed before a crash are not fed again
-        if not len(order):
+        resend = not len(order) and gt_key(model, "concept") not in self._resent
+        if not len(order) and not resend:
             return
-        events = monitor.update(errors[order], np.asarray(joined.times_s)[order])
+        self._resent.add(gt_key(model, "concept"))
+        events = monitor.recent if resend else monitor.update(errors[order], np.asarray(joined.times_s)[order])
         for event in events:
-            self.counters.concept_drifts += event["kind"] == "drift"  # warnings raise concept_drift_suspected
-            version = joined.versions[int(order[-1])]
+            event.setdefault("version", joined.versions[int(order[-1])] if len(order) else joined.versions[0])
+            self.counters.concept_drifts += event["kind"] == "drift" and not resend  # warnings: suspected
             start = self._start(event["detected_at_s"])
-            doc = self._window_doc(model, version, start, {"concept": concept_section(
+            doc = self._window_doc(model, event["version"], start, {"concept": concept_section(
                 [event], monitor.warning, monitor.detector.name)})
             for alert in concept_alerts(doc, now_s):
                 effects.messages.append(Outbound(self.settings.topic_alerts, model.encode(), orjson.dumps(alert)))

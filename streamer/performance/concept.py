@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,9 @@ import numpy as np
 from streamer.labels.fences import Fences
 from streamer.sketches.codec import pack, unpack
 from streamer.stats.detector import Change, Detector
-from streamer.stats.detectors import detector_from_bytes
+from streamer.stats.detectors import BINARY_ONLY, detector_from_bytes, make_detector
+
+RECENT_EVENTS = 4
 
 
 class ConceptMonitor:
@@ -55,6 +57,7 @@ class ConceptMonitor:
         self.warning_min_z = warning_min_z
         self.warning_reported = False  # the current warning has given its event
         self.fences = Fences()  # joined pairs fed (streamer.labels.fences)
+        self.recent: list[dict[str, Any]] = []  # the last events, to send again after a crash
 
     def _time_of_row(self, row: int, batch_start: int, times: np.ndarray) -> float:
         if batch_start <= row < batch_start + len(times):
@@ -91,6 +94,7 @@ class ConceptMonitor:
                                "detected_at_s": float(times[i]),
                                "error_rate_before": change.before, "error_rate_after": change.after})
         self.warning = self.detector.warning_detected
+        self.recent = (self.recent + events)[-RECENT_EVENTS:]
         return events
 
     def _significant(self, warning: Change, rows: int) -> bool:
@@ -110,12 +114,20 @@ class ConceptMonitor:
             half = len(self.checkpoints) // 2
             self.checkpoints = self.checkpoints[:half:2] + self.checkpoints[half:]
 
+    @classmethod
+    def stored_or_new(cls, stored: bytes | None, name: str, params: Mapping[str, Any], binary_errors: bool) -> ConceptMonitor:
+        """The stored monitor, or a new one when there is none or the configured detector changed."""
+        if name in BINARY_ONLY and not binary_errors:
+            name, params = "adwin", {}  # DDM reads 0/1 errors only
+        monitor = cls.from_bytes(stored) if stored else None
+        return monitor if monitor is not None and monitor.detector.name == name else cls(make_detector(name, params))
+
     def to_bytes(self) -> bytes:
         header = {"checkpoint_rows": self.checkpoint_rows, "max_checkpoints": self.max_checkpoints,
                   "checkpoints": self.checkpoints, "warning": self.warning, "fences": self.fences.to_json(),
                   "warning_min_rows": self.warning_min_rows, "warning_min_effect": self.warning_min_effect,
                   "warning_min_z": self.warning_min_z,
-                  "warning_reported": self.warning_reported}
+                  "warning_reported": self.warning_reported, "recent": self.recent}
         return pack("concept_monitor", 1, header, [self.detector.to_bytes()])
 
     @classmethod
@@ -128,6 +140,7 @@ class ConceptMonitor:
         monitor.warning_min_rows = int(header.get("warning_min_rows", monitor.warning_min_rows))
         monitor.warning_min_effect = float(header.get("warning_min_effect", monitor.warning_min_effect))
         monitor.warning_reported = bool(header.get("warning_reported", False))
+        monitor.recent = list(header.get("recent", []))
         monitor.warning_min_z = float(header.get("warning_min_z", monitor.warning_min_z))
         return monitor
 

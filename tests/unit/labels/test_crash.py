@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from streamer.batch import Inbound
@@ -128,3 +129,42 @@ def test_every_label_counts_once_across_random_crashes() -> None:
         cut = _prefix_of_each_table(float(rng.random()), float(rng.random()))
         labelled, sent = _crash_run(rng, lag, cut, batch_size=int(rng.integers(5, 60)))
         assert labelled == sent, (run, lag)
+
+
+def test_messages_lost_with_the_worker_are_sent_again_on_redelivery() -> None:
+    """Every table record of the last micro-batches survived, their window updates and alerts did not."""
+    from tests.unit.labels.test_stage import _labelled_total
+
+    rng = np.random.default_rng(5)
+    registry = _registry(rng)
+    harness = Harness(registry)
+    predictions, labels = _stream(rng, 600, per_s=20.0, flip_from=300)
+    records = _records(harness, predictions, labels, 100)
+    batches = [records[i : i + 25] for i in range(0, len(records), 25)]
+    for batch in batches:
+        harness.now = max(harness.now, batch[-1].timestamp_s)
+        harness.process(batch)
+    harness.now += 60
+    harness.process([harness.tick()])
+    expected = _labelled_total(harness)
+    assert expected == 600
+    kept = list(harness.sent)
+    lost_from = len(batches) - 4
+    replayed = Harness(registry)
+    for batch in batches[:lost_from]:
+        replayed.now = max(replayed.now, batch[-1].timestamp_s)
+        replayed.process(batch)
+    sent_before = len(replayed.sent)
+    for batch in batches[lost_from:]:
+        replayed.now = max(replayed.now, batch[-1].timestamp_s)
+        replayed.process(batch)
+    del replayed.sent[sent_before:]  # the worker died before sending these
+    restarted = Harness(registry, clock_s=replayed.now, store=replayed.store)
+    for batch in batches[lost_from:]:
+        restarted.process(batch)
+    restarted.now += 60
+    restarted.process([restarted.tick()])
+    restarted.sent = replayed.sent + restarted.sent
+    assert _labelled_total(restarted) == expected
+    kinds = {a["kind"] for a in restarted.alerts()}
+    assert {orjson.loads(m.value)["kind"] for m in kept if m.topic == SETTINGS.topic_alerts} <= kinds
