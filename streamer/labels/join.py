@@ -201,7 +201,7 @@ class JoinStore:
 
     def add_predictions(self, version: str, request_ids: Sequence[str | None], times_s: Sequence[float],
                         predictions: Sequence[Any], probas: Sequence[Any],
-                        segments: Sequence[Sequence[int]] | None = None, source: str = "",
+                        segments: Sequence[Sequence[int]] | np.ndarray | None = None, source: str = "",
                         offsets: Sequence[int] | None = None) -> Joined:
         """Rows of one version; those whose label is waiting join now, the others wait. Rows without a
         request id cannot be joined and are skipped. ``source`` and ``offsets`` (per row) name the records
