@@ -134,13 +134,10 @@ class Joined:
 
     def take(self, rows: Sequence[int]) -> Joined:
         """The given rows, in that order."""
-        out = Joined()
-        for i in rows:
-            p_source, p_offset, l_source, l_offset = self.sources[i]
-            out.append(self.request_ids[i], (self.versions[i], self.times_s[i], self.predictions[i], self.probas[i],
-                                             self.segments[i], p_source, p_offset),
-                       (self.labels[i], self.label_times_s[i], l_source, l_offset))
-        return out
+        picked = {name: [getattr(self, name)[i] for i in rows] for name in (
+            "versions", "request_ids", "times_s", "predictions", "probas", "segments", "labels", "label_times_s",
+            "sources")}
+        return Joined(**picked)
 
     def ordered(self, order: list[int]) -> Joined:
         """The rows in the order of ``order`` (one key per row): the order they arrived in."""
