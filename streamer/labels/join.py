@@ -18,10 +18,11 @@ by :meth:`JoinStore.expire` on the blocks in memory, or by :meth:`JoinStore.swee
 shards in turn (the stage runs it on each tick) so that blocks no row touches again still expire.
 
 A pending prediction keeps only what scoring needs once its label comes: a 64-bit hash of its request id
-(BLAKE2b; a false match needs two of the model's pending ids to share 64 bits), version, event time,
-expiry, prediction, score and, per monitored feature, the index of its segment (one byte each). Cost:
-about 36 bytes stored with a 0/1 prediction and a 4-digit score, plus one per monitored feature
-(``tests/unit/labels``). A touched block is rewritten whole, so more shards mean fewer bytes rewritten
+(:func:`request_hashes`; a false match needs two of the model's pending ids to share 64 bits), version,
+event time, expiry, the record it came in (for :mod:`streamer.labels.fences`), prediction, score and, per
+monitored feature, the index of its segment (one byte each). Cost: 45 bytes fixed plus one per monitored
+feature plus the prediction and score as JSON (55.5 B with 10 features, a 0/1 prediction and a 4-digit
+score; ``python -m bench.pending_memory``). A touched block is rewritten whole, so more shards mean fewer bytes rewritten
 per micro-batch and more table entries.
 
 >>> table = {}
