@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import itemgetter
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 from streamer.errors import SketchMismatchError
 from streamer.sketches.categorical import category_of
 from streamer.sketches.codec import pack, unpack
-from streamer.windows.columns import _PLAIN_NUMBERS, to_numeric
+from streamer.windows.columns import to_numeric
 
 DECILES = tuple(round(q / 10, 1) for q in range(1, 10))
 
@@ -65,11 +64,6 @@ class SegmentSpec:
         index = np.searchsorted(np.asarray(self.edges), x, side="right")
         return np.where(np.isnan(x), size - 1, index).astype(np.int64)
 
-    def index_numbers(self, x: np.ndarray) -> np.ndarray:
-        """:meth:`index` of a numeric spec for float values (NaN: missing)."""
-        index = np.searchsorted(np.asarray(self.edges), x, side="right")
-        return np.where(np.isnan(x), len(self.edges) + 1, index)
-
     def to_json(self) -> list[Any]:
         return [self.kind, list(self.edges), list(self.categories)]
 
@@ -88,15 +82,6 @@ def segment_indices(specs: Mapping[str, SegmentSpec], features: Sequence[Mapping
     names = sorted(specs)
     if not names:
         return np.zeros((len(features), 0), dtype=np.uint8)
-    if all(specs[n].kind == "numeric" for n in names):
-        try:  # the common case, every row with every feature as a plain number: one C-level pass
-            values = list(map(itemgetter(*names), features)) if len(names) > 1 else [
-                (v,) for v in map(itemgetter(names[0]), features)]
-        except KeyError:
-            values = None
-        if values is not None and _PLAIN_NUMBERS.issuperset(map(type, chain.from_iterable(values))):
-            matrix = np.array(values, dtype=np.float64).reshape(len(features), len(names))
-            return np.column_stack([specs[n].index_numbers(matrix[:, j]) for j, n in enumerate(names)]).astype(np.uint8)
     return np.column_stack([specs[n].index(list(map(dict.get, features, repeat(n))))  # type: ignore[arg-type]
                             for n in names]).astype(np.uint8)
 

@@ -182,17 +182,3 @@ def test_segment_performance_matches_direct_computation_and_merges() -> None:
 def test_segment_spec_round_trips() -> None:
     spec = SegmentSpec.numeric([3.0, 1.0, 2.0])
     assert SegmentSpec.from_json(spec.to_json()) == spec and spec.edges == (1.0, 2.0, 3.0)
-
-
-def test_segment_indices_fast_path_equals_the_general_one() -> None:
-    from streamer.performance.segments import SegmentSpec, segment_indices
-
-    rng = np.random.default_rng(9)
-    specs = {"a": SegmentSpec.numeric([-1.0, 0.0, 1.0]), "b": SegmentSpec.numeric([])}
-    rows = [{"a": float(x), "b": int(y)} for x, y in zip(rng.normal(size=50), rng.integers(0, 5, 50), strict=True)]
-    rows += [{"a": None, "b": 1}, {"a": 0.5, "b": None}]
-    fast = segment_indices(specs, rows)
-    general = np.column_stack([specs[n].index([r.get(n) for r in rows]) for n in ("a", "b")])
-    assert fast.tolist() == general.tolist()
-    odd = rows + [{"a": True, "b": 1}, {"b": 2}]  # a boolean and a missing feature: the general path
-    assert segment_indices(specs, odd)[-2:].tolist() == [[4, 0], [4, 0]]
