@@ -11,6 +11,11 @@ with River's (the class defaults), reads per-prediction 0/1 errors:
   whose detector fires only before the change, or never within 20,000 rows after it, is a miss);
 * **speed**: microseconds per ``update`` (pure Python).
 
+``concept_drift_suspected`` comes from DDM's warning level (:class:`~streamer.performance.concept.ConceptMonitor`
+with its default floors; ADWIN and Page-Hinkley have no warning level): the same streams give its
+warnings per 100,000 stationary rows, and on the rising streams the delay from the change to the first
+warning after it and how many rows that warning came before the detection.
+
 Estimate before labels
 ----------------------
 A synthetic binary classifier: each row's true probability ``p`` of being positive is Beta-distributed, its
@@ -97,6 +102,31 @@ def detectors(rng: np.random.Generator) -> list[dict[str, Any]]:
                 row[f"delay_to_{round(after * 100)}pct"] = delays
             results.append(row)
     return results
+
+
+def suspected(rng: np.random.Generator) -> dict[str, Any]:
+    """DDM's warnings as ``concept_drift_suspected`` (the monitor's floors), on fresh streams like the detectors'."""
+    from streamer.performance.concept import ConceptMonitor
+
+    def events(values: np.ndarray) -> list[dict[str, Any]]:
+        return ConceptMonitor(make_detector("ddm")).update(values, np.arange(len(values), dtype=float))
+
+    stationary = [sum(e["kind"] == "warning" for e in events((rng.random(STATIONARY_ROWS) < 0.1).astype(float)))
+                  for _ in range(STREAMS)]
+    index = np.arange(CHANGE_AT + AFTER_ROWS)
+    row: dict[str, Any] = {"warnings_per_100k": stationary}
+    for after in (0.3, 0.15):
+        delays, leads = [], []
+        for _ in range(STREAMS):
+            found = events((rng.random(len(index)) < np.where(index < CHANGE_AT, 0.1, after)).astype(float))
+            warnings = [e["detected_at_s"] - CHANGE_AT for e in found if e["kind"] == "warning" and e["detected_at_s"] >= CHANGE_AT]
+            drifts = [e["detected_at_s"] - CHANGE_AT for e in found if e["kind"] == "drift" and e["detected_at_s"] >= CHANGE_AT]
+            delays.append(int(warnings[0]) if warnings else None)
+            if warnings and drifts:
+                leads.append(int(drifts[0] - warnings[0]))
+        row[f"delay_to_{round(after * 100)}pct"] = delays
+        row[f"lead_over_detection_{round(after * 100)}pct"] = leads
+    return row
 
 
 def _rows(rng: np.random.Generator, n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,6 +224,14 @@ def format_tables(result: dict[str, Any]) -> str:
         lines.append(f"{row['detector']:<13} {row['defaults']:<9} {f'{sum(alarms)} total, max {max(alarms)}':>23} "
                      f"{_delays(row['delay_to_30pct']):>30} {_delays(row['delay_to_15pct']):>30} "
                      f"{row['us_per_label']:>9.2f}")
+    warned = result.get("suspected")
+    if warned:
+        alarms = warned["warnings_per_100k"]
+        leads = warned["lead_over_detection_30pct"]
+        lines.append(f"{'ddm warning':<13} {'suspected':<9} {f'{sum(alarms)} total, max {max(alarms)}':>23} "
+                     f"{_delays(warned['delay_to_30pct']):>30} {_delays(warned['delay_to_15pct']):>30}")
+        lines.append(f"  (concept_drift_suspected; at 10->30% it came a median {int(np.median(leads)) if leads else 0} "
+                     f"rows before the detection, in {len(leads)} of {STREAMS} streams)")
     lines += ["", "Accuracy estimated before labels against realized accuracy (points)",
               f"{'window':>7} {'windows':>8} {'mean |err|':>11} {'max |err|':>10} {'bias':>7} "
               f"{'oracle mean':>12} {'oracle max':>11}"]
@@ -221,7 +259,7 @@ def run(out: dict) -> str:
     """Run the benchmark; add the results to ``out["ground_truth"]`` and return the printable tables."""
     started = time.perf_counter()
     rng = np.random.default_rng(SEED)
-    result = {"detectors": detectors(rng), "estimate": estimate(rng), "degraded": degraded(rng),
+    result = {"detectors": detectors(rng), "suspected": suspected(rng), "estimate": estimate(rng), "degraded": degraded(rng),
               "label_drift": label_drift_rates(rng)}
     elapsed = time.perf_counter() - started
     out["ground_truth"] = {"seed": SEED, **result, "runtime_s": round(elapsed, 2)}

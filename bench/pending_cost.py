@@ -11,7 +11,10 @@ rows of one model with 10 numeric features and a score, in messages of 500 rows 
 * ``joined``: as ``pending``, and every row's label arrives in the same stream 30 s of event time later.
 
 The cost of keeping pending predictions is ``pending`` against ``estimate`` (the issue's target: at most
-20% slower than the same stream without request ids).
+20% slower than the same stream without request ids). The machine is shared, so rates are rows per
+second of this process's CPU time (``time.process_time``: other processes' load changes it far less than
+wall time), each case runs ``ROUNDS`` times, the cases taking turns, and each case's best round is kept
+(the least disturbed one); the ratio of each round's pair is reported too.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ ROWS_PER_MESSAGE = 500
 MESSAGES_PER_BATCH = 10
 FEATURES = 10
 T0 = 1_795_687_200.0
+ROUNDS = 5
 
 
 def _registry(labelled: bool, rng: np.random.Generator) -> ReferenceRegistry:
@@ -92,13 +96,13 @@ def _rate(registry: ReferenceRegistry, batches: list[list[Inbound]]) -> tuple[fl
     store: dict[tuple[str, bytes], bytes] = {}
     pipeline = Pipeline(SETTINGS, registry, load=lambda table, key: store.get((table, key)), clock=lambda: T0 + 3600)
     written = 0
-    started = time.perf_counter()
+    started = time.process_time()
     for batch in batches:
         effects = pipeline.process(batch)
         for write in effects.writes:
             store[(write.table, write.key)] = write.value
             written += len(write.value)
-    return ROWS / (time.perf_counter() - started), pipeline, written
+    return ROWS / (time.process_time() - started), pipeline, written
 
 
 def run(out: dict) -> str:
@@ -107,19 +111,30 @@ def run(out: dict) -> str:
     cases = {"plain": (plain, False, False), "estimate": (labelled, False, False),
              "pending": (labelled, True, False), "joined": (labelled, True, True)}
     results: dict[str, dict[str, Any]] = {}
-    for name, (registry, with_ids, with_labels) in cases.items():
-        batches = _records(with_ids, with_labels, np.random.default_rng(1))
-        rate, pipeline, written = _rate(registry, batches)
-        results[name] = {"rows_per_s": rate, "table_bytes_written": written,
-                         "joined": pipeline.ground_truth.counters.labels_joined}
+    streams = {name: _records(with_ids, with_labels, np.random.default_rng(1))
+               for name, (_, with_ids, with_labels) in cases.items()}
+    rounds: list[dict[str, float]] = []
+    for _ in range(ROUNDS):
+        rounds.append({})
+        for name, (registry, _, _) in cases.items():
+            rate, pipeline, written = _rate(registry, streams[name])
+            rounds[-1][name] = rate
+            if rate >= results.get(name, {}).get("rows_per_s", 0.0):
+                results[name] = {"rows_per_s": rate, "table_bytes_written": written,
+                                 "joined": pipeline.ground_truth.counters.labels_joined}
     base = results["estimate"]["rows_per_s"]
-    out["pending_cost"] = {"rows": ROWS, "results": results,
-                           "pending_vs_estimate": results["pending"]["rows_per_s"] / base - 1}
-    lines = ["Ground truth in the pipeline (in process, 100,000 rows, 10 features, one model)",
+    per_round = [r["pending"] / r["estimate"] - 1 for r in rounds]
+    out["pending_cost"] = {"rows": ROWS, "rounds": ROUNDS, "results": results,
+                           "pending_vs_estimate": results["pending"]["rows_per_s"] / base - 1,
+                           "pending_vs_estimate_per_round": per_round}
+    lines = [f"Ground truth in the pipeline (in process, 100,000 rows, 10 features, one model; rows per CPU second, "
+             f"best of {ROUNDS} rounds)",
              f"{'case':<10} {'rows/s':>10} {'vs estimate':>12} {'table MB written':>17} {'joined':>8}"]
     for name, r in results.items():
         lines.append(f"{name:<10} {r['rows_per_s']:>10.0f} {100 * (r['rows_per_s'] / base - 1):>11.1f}% "
                      f"{r['table_bytes_written'] / 1e6:>17.1f} {r['joined']:>8}")
+    lines.append(f"pending vs estimate: {100 * (results['pending']['rows_per_s'] / base - 1):.1f}% (best of {ROUNDS} "
+                 f"rounds each); round by round: {', '.join(f'{100 * r:.1f}%' for r in per_round)}")
     return "\n".join(lines)
 
 

@@ -94,6 +94,10 @@ class Settings:
     topic_dead_letters: str = "dead-letters"
     api_token: str | None = None
     label_ttl_seconds: float = 86400.0
+    # Table blocks per tracked model holding its pending predictions and labels (streamer.labels.join).
+    label_shards: int = 64
+    # Models whose pending predictions are kept before their first label (streamer.labels.policy).
+    labels_expected: str = ""
     baseline_windows: int = 1
     missing_after_seconds: float = 300.0
     # Closed-window summaries kept per model for the API.
@@ -152,6 +156,8 @@ class Settings:
             raise ConfigError("lateness must be >= 0 and idle close > 0 seconds")
         if self.partitions < 1:
             raise ConfigError("STREAMER_PARTITIONS must be >= 1")
+        if not 1 <= self.label_shards <= 65536:
+            raise ConfigError("STREAMER_LABEL_SHARDS must be in 1..65536")
         if self.baseline_windows < 1:
             raise ConfigError("STREAMER_BASELINE_WINDOWS must be >= 1")
         if self.standby_replicas < 0:

@@ -186,6 +186,9 @@ class Pipeline:
                 if silence is not None:
                     self._emit(state, silence, effects)
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
+            for model in {key.split(b"\x1f", 1)[0].decode() for key in self._index(partition)}:
+                self.ground_truth.sweep(model, tick.handle, effects)  # pending rows no row touches still expire
+        self.ground_truth.flush(effects)  # each touched join block written once per micro-batch
         return effects
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
@@ -235,7 +238,8 @@ class Pipeline:
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
             self.counters.rows_late += late
-            self.ground_truth.on_predictions(fresh, items[-1][0].handle, now_s, effects, self._open_starts)
+        # Redelivered records too: the ground-truth records keep their own fences (streamer.labels.fences).
+        self.ground_truth.on_predictions(items, now_s, effects, self._open_starts)
         self._close_due(partition, key, state, items[-1][0], now_s, effects, write=True)
 
     def remember(self, partition: int, key: bytes, handle: Any, effects: Effects) -> None:

@@ -1,6 +1,8 @@
-"""``concept_drift_detected`` alerts from a window summary's ``concept`` section.
+"""``concept_drift_detected`` and ``concept_drift_suspected`` alerts from a window summary's ``concept`` section.
 
-One alert per detection made while the window was open; ``subject`` the detector (``adwin``, ``ddm``,
+One ``concept_drift_detected`` alert per detection made while the window was open, one
+``concept_drift_suspected`` (severity ``warning``) per warning of a detector that has a warning level
+(DDM; :mod:`streamer.performance.concept`); ``subject`` the detector (``adwin``, ``ddm``,
 ``page_hinkley``). Two detections in one window would share one id, so the id's subject also carries the
 change point when there are several.
 """
@@ -18,6 +20,16 @@ def concept_alerts(summary: dict[str, Any], created_at_s: float) -> list[dict[st
     common = {"model": summary["model"], "version": summary["version"], "window_start": summary["window_start"],
               "window_end": summary["window_end"], "created_at_s": created_at_s}
     alerts = []
+    for change in concept.get("suspected", []):
+        before, after = change["error_rate_before"], change["error_rate_after"]
+        alerts.append(make_alert(
+            "concept_drift_suspected", "warning", subject=concept["detector"], value=after, threshold=before,
+            message=(f"{concept['detector']} warning: error rate from {before:.3g} to {after:.3g} "
+                     f"since {change['change_point']}"),
+            details={"change_point": change["change_point"], "error_rate_before": before,
+                     "error_rate_after": after, "detected_at": change["detected_at"]},
+            **common))
+    suspected = len(alerts)
     for change in changes:
         before, after = change["error_rate_before"], change["error_rate_after"]
         alerts.append(make_alert(
@@ -27,8 +39,8 @@ def concept_alerts(summary: dict[str, Any], created_at_s: float) -> list[dict[st
             details={"change_point": change["change_point"], "error_rate_before": before,
                      "error_rate_after": after, "detected_at": change["detected_at"]},
             **common))
-    if len({a["id"] for a in alerts}) < len(alerts):
-        for alert, change in zip(alerts, changes, strict=True):
+    if len({a["id"] for a in alerts[suspected:]}) < len(alerts) - suspected:
+        for alert, change in zip(alerts[suspected:], changes, strict=True):
             alert["id"] = make_alert("concept_drift_detected", "critical", subject=f"{concept['detector']}@"
                                      f"{change['change_point']}", value=None, threshold=None, message="",
                                      details={}, **common)["id"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -71,17 +72,18 @@ class SegmentSpec:
         return cls(str(doc[0]), tuple(float(e) for e in doc[1]), tuple(str(c) for c in doc[2]))
 
 
-def segment_indices(specs: Mapping[str, SegmentSpec], features: Sequence[Mapping[str, Any]]) -> list[tuple[int, ...]]:
-    """Per row, the segment index of each feature in sorted feature order (one byte each when stored).
+def segment_indices(specs: Mapping[str, SegmentSpec], features: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Per row, the segment index of each feature in sorted feature order: a (rows, features) array of
+    one byte each (as stored).
 
-    >>> segment_indices({"x": SegmentSpec.numeric([0.0])}, [{"x": -1.0}, {"x": 2.0}, {}])
-    [(0,), (1,), (2,)]
+    >>> segment_indices({"x": SegmentSpec.numeric([0.0])}, [{"x": -1.0}, {"x": 2.0}, {}]).tolist()
+    [[0], [1], [2]]
     """
     names = sorted(specs)
     if not names:
-        return [()] * len(features)
-    columns = np.column_stack([specs[n].index([row.get(n) for row in features]) for n in names])
-    return list(map(tuple, columns.tolist()))
+        return np.zeros((len(features), 0), dtype=np.uint8)
+    return np.column_stack([specs[n].index(list(map(dict.get, features, repeat(n))))  # type: ignore[arg-type]
+                            for n in names]).astype(np.uint8)
 
 
 def specs_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray], kinds: Mapping[str, str],

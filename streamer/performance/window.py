@@ -27,6 +27,7 @@ import numpy as np
 
 from streamer.config import DriftPolicy
 from streamer.events.timestamps import format_timestamp
+from streamer.labels.fences import Fences
 from streamer.performance.classification import ClassificationPerformance
 from streamer.performance.degraded import PerformancePolicy, degraded_metrics
 from streamer.performance.estimate import Calibration, EstimateState
@@ -58,6 +59,9 @@ class WindowPerformance:
             ClassificationPerformance(positive) if task == "classification" else RegressionPerformance())
         self.segments = SegmentPerformance(segments or {})
         self.scored = EstimateState()
+        # Applied-offset fences (streamer.labels.fences): joined pairs, and prediction records scored.
+        self.fences = Fences()
+        self.scored_fences = Fences()
 
     @classmethod
     def for_reference(cls, ground_truth: Mapping[str, Any]) -> WindowPerformance:
@@ -129,13 +133,15 @@ class WindowPerformance:
         return out
 
     def to_bytes(self) -> bytes:
-        return pack("window_performance", 1, {"task": self.task, "positive": self.positive},
+        return pack("window_performance", 1, {"task": self.task, "positive": self.positive,
+                                              "fences": self.fences.to_json(), "scored_fences": self.scored_fences.to_json()},
                     [self.realized.to_bytes(), self.segments.to_bytes(), self.scored.to_bytes()])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> WindowPerformance:
         header, blobs = unpack(data, "window_performance", 1)
         window = cls(header["task"], header["positive"])
+        window.fences, window.scored_fences = Fences(header.get("fences")), Fences(header.get("scored_fences"))
         window.realized = (ClassificationPerformance.from_bytes(blobs[0]) if window.task == "classification"
                            else RegressionPerformance.from_bytes(blobs[0]))
         window.segments = SegmentPerformance.from_bytes(blobs[1])
@@ -148,8 +154,12 @@ class WindowPerformance:
 
 def concept_section(events: Sequence[Mapping[str, Any]], warning: bool, detector: str) -> dict[str, Any]:
     """The window summary's ``concept`` section: the detections made while the window was open."""
-    return {"detector": detector, "warning": warning,
-            "changes": [{"change_point": format_timestamp(e["change_point_s"]),
-                         "detected_at": format_timestamp(e["detected_at_s"]),
-                         "error_rate_before": e["error_rate_before"], "error_rate_after": e["error_rate_after"]}
-                        for e in events]}
+    def entry(e: Mapping[str, Any]) -> dict[str, Any]:
+        return {"change_point": format_timestamp(e["change_point_s"]), "detected_at": format_timestamp(e["detected_at_s"]),
+                "error_rate_before": e["error_rate_before"], "error_rate_after": e["error_rate_after"]}
+    section: dict[str, Any] = {"detector": detector, "warning": warning,
+                               "changes": [entry(e) for e in events if e.get("kind", "drift") == "drift"]}
+    warnings = [entry(e) for e in events if e.get("kind") == "warning"]
+    if warnings:
+        section["suspected"] = warnings  # the detector's warning level (DDM): concept_drift_suspected
+    return section

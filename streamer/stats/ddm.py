@@ -83,6 +83,14 @@ class DDM(Detector):
         else:
             self.warning_at, self._warning = -1, False
 
+    @property
+    def warning_change(self) -> Change | None:
+        if not self._warning or self.warning_at < 0:
+            return None
+        before = self.errors_at_warning / self.n_at_warning if self.n_at_warning else self.p_min
+        after_n = self.n - self.n_at_warning
+        return Change(self.warning_at, before, (self.errors - self.errors_at_warning) / after_n if after_n else before)
+
     def _mark_warning(self) -> None:
         self.warning_at = self.rows
         self.n_at_warning, self.errors_at_warning = self.n - 1, self.errors - 0.0

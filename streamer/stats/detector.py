@@ -52,6 +52,12 @@ class Detector:
         return self._warning
 
     @property
+    def warning_change(self) -> Change | None:
+        """While a warning lasts, where it began and the mean error before and since; ``None`` for a
+        detector without a warning level (ADWIN and Page-Hinkley only detect)."""
+        return None
+
+    @property
     def change(self) -> Change | None:
         """Set at the update that detected a change; ``None`` before the first detection."""
         return self._change

@@ -181,3 +181,60 @@ def test_ground_truth_counters_are_exposed_as_metrics() -> None:
 
     text = render_metrics(PipelineCounters(), StatusBoard(), GroundTruthCounters(labels=5, labels_joined=4))
     assert "streamer_labels_joined_total 4" in text and "streamer_labels_expired_total 0" in text
+
+
+def test_pending_rows_stay_in_the_table_and_ticks_expire_untouched_blocks() -> None:
+    from streamer.labels.join import shard_of
+    from streamer.labels.stage import SWEEP_SHARDS_PER_TICK
+
+    rng = np.random.default_rng(4)
+    harness = Harness(_registry(rng))
+    predictions, _ = _stream(rng, 500, per_s=10.0)
+    harness.send(predictions, batch_size=50)
+    stage = harness.pipeline.ground_truth
+    join = stage._joins[MODEL]
+    assert join.pending() == (500, 0) and join.held_blocks() == 0  # nothing pending held between batches
+    harness.now = T0 + SETTINGS.label_ttl_seconds + 1000
+    late = {"model": MODEL, "request_id": "unknown", "label": 1, "timestamp": harness.now}
+    harness.process([harness.record(late, topic=SETTINGS.topic_labels)])  # the clock passes every row's TTL
+    touched = stage.counters.predictions_expired
+    assert touched < 500  # only the label's own block was touched
+    for _ in range(SETTINGS.label_shards // SWEEP_SHARDS_PER_TICK):
+        harness.process([harness.tick()])
+    assert stage.counters.predictions_expired == 500 and join.pending() == (0, 1)
+    stored = [k for (t, k), v in harness.store.items() if b"\x1fs\x1f" in k and v]
+    assert stored == [f"{MODEL}\x1fs\x1f{shard_of('unknown', SETTINGS.label_shards)}".encode()]  # the label's only
+
+
+def test_a_model_expected_to_get_labels_keeps_its_predictions_from_the_first() -> None:
+    from dataclasses import replace
+
+    from tests.unit.test_pipeline import Harness as _Harness
+    rng = np.random.default_rng(4)
+    predictions, labels = _stream(rng, 400, per_s=10.0)
+    counts = {}
+    for name, settings in [("not expected", SETTINGS), ("expected", replace(SETTINGS, labels_expected=MODEL))]:
+        harness = _Harness()
+        harness.pipeline = type(harness.pipeline)(settings, harness.registry,
+                                                  load=lambda table, key, h=harness: h.store.get((table, key)),
+                                                  clock=lambda h=harness: h.now)
+        harness.process([harness.record(p) for p in predictions])  # every prediction before any label
+        harness.now = predictions[-1]["timestamp"]
+        harness.process([harness.record(x, topic=SETTINGS.topic_labels) for x in labels])
+        harness.now += 60
+        harness.process([harness.tick()])
+        counts[name] = (_labelled_total(harness), harness.pipeline.ground_truth.counters.labels_joined)
+    assert counts["expected"] == (400, 400)
+    # Not expected: nothing was kept before the first label, so no label joins (their predictions are gone).
+    assert counts["not expected"] == (0, 0)
+
+
+def test_expect_labels_per_model_in_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "streamer.yaml"
+    config.write_text("models:\n  credit:\n    ground_truth: {expect_labels: true}\n")
+    settings = load_settings({"STREAMER_CONFIG": str(config)})
+    assert settings.ground_truth_policy("credit").expect_labels and not settings.ground_truth_policy("x").expect_labels
+    config.write_text("ground_truth: {expect_labels: maybe}\n")
+    with pytest.raises(ConfigError, match=r"ground_truth\.expect_labels"):
+        load_settings({"STREAMER_CONFIG": str(config)})
+    assert load_settings({"STREAMER_LABELS_EXPECTED": "a,b"}).labels_expected == "a,b"

@@ -1,0 +1,221 @@
+"""Stored form of the label join's shard blocks (:mod:`streamer.labels.join`): columnar, compact, versioned.
+
+A block holds one shard's pending predictions (``p_*``: 64-bit request-id hash, event time, expiry,
+version index, prediction, score, segment indices, source record) and pending labels (``l_*``: hash,
+time, expiry, label, source record), and its applied-offset fences (:mod:`streamer.labels.fences`). A
+row's source record is the ``topic:partition`` (an index into the block's ``sources``) and offset it
+came in, so that a joined pair can be judged new or replayed by the records it feeds. Numeric columns are raw little-endian arrays; predictions, scores and labels are JSON arrays
+appended without decoding (:class:`JsonColumn`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+
+from streamer.errors import StateFormatError
+from streamer.labels.fences import Fences
+from streamer.sketches.codec import pack, unpack
+
+_EMPTY_IDS = np.zeros(0, dtype="<u8")
+
+
+class JsonColumn:
+    """A column of JSON values kept as its stored JSON array until a row is read or dropped: appending
+    splices bytes, so a block that only grows is never decoded.
+
+    >>> column = JsonColumn(b"[1,2]")
+    >>> column.extend(["a"])
+    >>> column.to_bytes(), column.items()
+    (b'[1,2,"a"]', [1, 2, 'a'])
+    """
+
+    def __init__(self, data: bytes = b"[]") -> None:
+        self._data: bytes | None = data
+        self._items: list[Any] | None = None
+
+    def items(self) -> list[Any]:
+        if self._items is None:
+            self._items = orjson.loads(self._data or b"[]")
+            self._data = None
+        return self._items
+
+    def extend(self, values: list[Any]) -> None:
+        if self._items is not None:
+            self._items += values
+            return
+        new = orjson.dumps(values)
+        if self._data == b"[]":
+            self._data = new
+        elif new != b"[]":
+            self._data = (self._data or b"[")[:-1] + b"," + new[1:]
+
+    def keep(self, flags: list[bool]) -> None:
+        self._items = [v for v, k in zip(self.items(), flags, strict=True) if k]
+
+    def to_bytes(self) -> bytes:
+        return self._data if self._items is None and self._data is not None else orjson.dumps(self._items)
+
+
+class Block:
+    """The pending rows of one shard, columnar: predictions ``p_*`` and labels ``l_*``."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.versions: list[str] = []
+        self.p_ids, self.p_times, self.p_expires = _EMPTY_IDS, np.zeros(0), np.zeros(0)
+        self.p_version = np.zeros(0, dtype="<u2")
+        self.p_values, self.p_probas = JsonColumn(), JsonColumn()
+        self.p_segments = np.zeros((0, width), dtype=np.uint8)
+        self.l_ids, self.l_times, self.l_expires = _EMPTY_IDS, np.zeros(0), np.zeros(0)
+        self.l_values = JsonColumn()
+        self.sources: list[str] = []  # topic:partition of the rows' records
+        self.p_source, self.l_source = np.zeros(0, dtype="<u2"), np.zeros(0, dtype="<u2")
+        self.p_offset, self.l_offset = np.zeros(0, dtype="<i8"), np.zeros(0, dtype="<i8")
+        self.fences = Fences()
+        self._soonest: float | None = math.inf  # the earliest expiry of its rows (None: not known)
+
+    def __len__(self) -> int:
+        return len(self.p_ids) + len(self.l_ids)
+
+    def prediction(self, i: int) -> tuple[Any, ...]:
+        return (self.versions[int(self.p_version[i])], float(self.p_times[i]), self.p_values.items()[i],
+                self.p_probas.items()[i], tuple(self.p_segments[i].tolist()),
+                self.sources[int(self.p_source[i])] if self.sources else "", int(self.p_offset[i]))
+
+    def label(self, i: int) -> tuple[Any, float, str, int]:
+        return (self.l_values.items()[i], float(self.l_times[i]),
+                self.sources[int(self.l_source[i])] if self.sources else "", int(self.l_offset[i]))
+
+    def source_index(self, source: str) -> int:
+        if source not in self.sources:
+            self.sources.append(source)
+        return self.sources.index(source)
+
+    def keep_predictions(self, keep: np.ndarray) -> None:
+        self.p_ids, self.p_times, self.p_expires = self.p_ids[keep], self.p_times[keep], self.p_expires[keep]
+        self.p_version, self.p_segments = self.p_version[keep], self.p_segments[keep]
+        self.p_source, self.p_offset = self.p_source[keep], self.p_offset[keep]
+        self._soonest = None
+        flags = keep.tolist()
+        self.p_values.keep(flags)
+        self.p_probas.keep(flags)
+
+    def keep_labels(self, keep: np.ndarray) -> None:
+        self.l_ids, self.l_times, self.l_expires = self.l_ids[keep], self.l_times[keep], self.l_expires[keep]
+        self.l_source, self.l_offset = self.l_source[keep], self.l_offset[keep]
+        self._soonest = None
+        self.l_values.keep(keep.tolist())
+
+    def add_predictions(self, ids: list[int], rows: list[tuple[Any, ...]], ttl_seconds: float) -> None:
+        position = {v: k for k, v in enumerate(self.versions)}
+        for row in rows:
+            if row[0] not in position:
+                position[row[0]] = len(self.versions)
+                self.versions.append(row[0])
+        times = np.array([r[1] for r in rows], dtype="<f8")
+        self._expiring(float(times.min()) + ttl_seconds)
+        self.p_ids = np.concatenate([self.p_ids, np.array(ids, dtype="<u8")])
+        self.p_times = np.concatenate([self.p_times, times])
+        self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
+        self.p_version = np.concatenate([self.p_version, np.array([position[r[0]] for r in rows], dtype="<u2")])
+        self.p_values.extend([r[2] for r in rows])
+        self.p_probas.extend([r[3] for r in rows])
+        segments = np.array([r[4] for r in rows], dtype=np.uint8).reshape(len(rows), self.width)
+        self.p_segments = np.concatenate([self.p_segments, segments])
+        self.p_source = np.concatenate([self.p_source, np.array([self.source_index(r[5]) for r in rows], dtype="<u2")])
+        self.p_offset = np.concatenate([self.p_offset, np.array([r[6] for r in rows], dtype="<i8")])
+
+    def append_predictions(self, ids: np.ndarray, times: np.ndarray, version: str, values: list[Any],
+                           probas: list[Any], segments: np.ndarray, source: str, offsets: np.ndarray,
+                           ttl_seconds: float) -> None:
+        """New pending predictions of one version and source, columnar (the pending path's fast form)."""
+        if version not in self.versions:
+            self.versions.append(version)
+        self._expiring(float(times.min()) + ttl_seconds)
+        self.p_ids = np.concatenate([self.p_ids, ids.astype("<u8")])
+        self.p_times = np.concatenate([self.p_times, times])
+        self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
+        self.p_version = np.concatenate([self.p_version, np.full(len(ids), self.versions.index(version), dtype="<u2")])
+        self.p_values.extend(values)
+        self.p_probas.extend(probas)
+        self.p_segments = np.concatenate([self.p_segments, segments.astype(np.uint8).reshape(len(ids), self.width)])
+        self.p_source = np.concatenate([self.p_source, np.full(len(ids), self.source_index(source), dtype="<u2")])
+        self.p_offset = np.concatenate([self.p_offset, offsets.astype("<i8")])
+
+    def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float,
+                   sources: list[str], offsets: list[int]) -> None:
+        times = np.array(times_s, dtype="<f8")
+        self.l_source = np.concatenate([self.l_source, np.array([self.source_index(x) for x in sources], dtype="<u2")])
+        self.l_offset = np.concatenate([self.l_offset, np.array(offsets, dtype="<i8")])
+        self._expiring(float(times.min()) + ttl_seconds)
+        self.l_ids = np.concatenate([self.l_ids, np.array(ids, dtype="<u8")])
+        self.l_times = np.concatenate([self.l_times, times])
+        self.l_expires = np.concatenate([self.l_expires, times + ttl_seconds])
+        self.l_values.extend(labels)
+
+    def _expiring(self, expires_s: float) -> None:
+        if self._soonest is not None:
+            self._soonest = min(self._soonest, expires_s)
+
+    def expire(self, clock_s: float) -> tuple[int, int]:
+        """Drop the rows whose expiry the clock passed; (predictions, labels) dropped."""
+        if self._soonest is None:
+            self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
+        if self._soonest >= clock_s:
+            return 0, 0
+        counts = []
+        for expires, keep_rows in ((self.p_expires, self.keep_predictions), (self.l_expires, self.keep_labels)):
+            keep = expires >= clock_s
+            dropped = len(keep) - int(keep.sum())
+            if dropped:
+                keep_rows(keep)
+            counts.append(dropped)
+        return counts[0], counts[1]
+
+    def to_bytes(self) -> bytes:
+        header = {"width": self.width, "versions": self.versions, "sources": self.sources,
+                  "fences": self.fences.to_json()}
+        return pack("join_block", 2, header, [
+            self.p_ids.astype("<u8").tobytes(), self.p_times.astype("<f8").tobytes(),
+            self.p_expires.astype("<f8").tobytes(), self.p_version.astype("<u2").tobytes(),
+            self.p_segments.astype(np.uint8).tobytes(), self.p_values.to_bytes(), self.p_probas.to_bytes(),
+            self.l_ids.astype("<u8").tobytes(), self.l_times.astype("<f8").tobytes(),
+            self.l_expires.astype("<f8").tobytes(), self.l_values.to_bytes(),
+            self.p_source.astype("<u2").tobytes(), self.p_offset.astype("<i8").tobytes(),
+            self.l_source.astype("<u2").tobytes(), self.l_offset.astype("<i8").tobytes()])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Block:
+        header, blobs = unpack(data, "join_block", 2)
+        if len(blobs) != 15:
+            raise StateFormatError(f"stored join_block has {len(blobs)} columns, expected 15")
+        block = cls(int(header["width"]))
+        block.versions = list(header["versions"])
+        block.sources = list(header["sources"])
+        block.fences = Fences(header["fences"])
+        block.p_source, block.p_offset = np.frombuffer(blobs[11], dtype="<u2"), np.frombuffer(blobs[12], dtype="<i8")
+        block.l_source, block.l_offset = np.frombuffer(blobs[13], dtype="<u2"), np.frombuffer(blobs[14], dtype="<i8")
+        block.p_ids = np.frombuffer(blobs[0], dtype="<u8")
+        block.p_times, block.p_expires = np.frombuffer(blobs[1], dtype="<f8"), np.frombuffer(blobs[2], dtype="<f8")
+        block.p_version = np.frombuffer(blobs[3], dtype="<u2")
+        block.p_segments = np.frombuffer(blobs[4], dtype=np.uint8).reshape(len(block.p_ids), block.width)
+        block.p_values, block.p_probas = JsonColumn(blobs[5]), JsonColumn(blobs[6])
+        block.l_ids = np.frombuffer(blobs[7], dtype="<u8")
+        block.l_times, block.l_expires = np.frombuffer(blobs[8], dtype="<f8"), np.frombuffer(blobs[9], dtype="<f8")
+        block.l_values = JsonColumn(blobs[10])
+        block._soonest = None
+        return block
+
+
+def find_ids(ids: np.ndarray, wanted: np.ndarray) -> list[int]:
+    """The position of each wanted id in ``ids`` (distinct), or -1; sorted search, without a dict of every id."""
+    if not len(ids):
+        return [-1] * len(wanted)
+    order = np.argsort(ids)
+    ordered = ids[order]
+    at = np.minimum(np.searchsorted(ordered, wanted), len(ids) - 1)
+    return np.where(ordered[at] == wanted, order[at], -1).tolist()
