@@ -2,7 +2,7 @@
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
 compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
-ground-truth, pending-cost, replicas, notify or web.
+ground-truth, pending-cost, replicas, notify, web or models.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from bench import (
     detection,
     faust_settings,
     ground_truth,
+    models,
     notify,
     operations,
     pending_cost,
@@ -27,7 +28,8 @@ from bench import (
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
          "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
-         "replicas": replicas.run, "notify": notify.run, "web": web_api.run}
+         "replicas": replicas.run, "notify": notify.run, "web": web_api.run,
+         "models": models.run}
 
 
 def main() -> None:

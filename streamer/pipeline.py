@@ -31,7 +31,9 @@ from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
+from streamer.windows.open_summaries import OpenWindowSummaries
 from streamer.windows.positions import LogPositions
+from streamer.windows.resident import evictable, next_tick_s
 from streamer.windows.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -65,12 +67,13 @@ class Pipeline:
                                  settings.idle_close_seconds, settings.max_categories, settings.max_features)
         self.counters = PipelineCounters()
         self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
+        # Models dropped from memory once their windows closed: when a tick next has work for them.
+        self._tick_due_s: dict[bytes, float] = {}
+        self._touched: set[bytes] = set()  # models of this batch, dropped from memory at its end if idle
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
         self._status_sent: dict[bytes, tuple[float, int, int]] = {}  # time, events_total, late_events
-        self._open_summaries: dict[bytes, tuple[float, list[float], list[dict[str, Any]]]] = {}
+        self._open_summaries = OpenWindowSummaries(OPEN_WINDOW_REFRESH_SECONDS, OPEN_WINDOW_REFRESHES_PER_SECOND)
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
-        self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
-        self._refresh_budget_s = -math.inf
         self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
 
@@ -79,13 +82,17 @@ class Pipeline:
         return {"counters": asdict(self.counters),
                 "limits": {"max_models": self.settings.max_models, "max_features": self.settings.max_features,
                            "max_categories": self.settings.max_categories},
-                "models_with_state": sum(len(index) for index in self._indexes.values())}
+                "models_with_state": sum(len(index) for index in self._indexes.values()),
+                "models_cached": len(self._states)}
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
         self.ground_truth.forget()
         self.positions.forget()
         self._states.clear()
+        self._tick_due_s.clear()
+        self._status_sent.clear()
+        self._baselines.clear()
         self._indexes.clear()
         self._open_summaries.clear()
 
@@ -97,6 +104,8 @@ class Pipeline:
             stored = self.load(TABLE_MODELS, key)
             state = ModelState.from_bytes(stored) if stored else ModelState(model, version)
             self._states[key] = state
+            self._tick_due_s.pop(key, None)
+            self._touched.add(key)  # dropped again at the end of the batch if it has nothing open
         return state
 
     def _index(self, partition: int) -> list[bytes]:
@@ -164,13 +173,30 @@ class Pipeline:
         self.ground_truth.on_labels(plan.labels, now_s, effects, self._open_starts)
         for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
+                if key not in self._states and self._tick_due_s.get(key, -math.inf) > now_s:
+                    continue  # in the table only, and nothing for a tick to do yet
+                self._touched.add(key)
                 model, version = key.decode().split("\x1f", 1)
                 state = self._state(key, model, version)
                 silence = check_silence(state, now_s, self.settings.missing_after_seconds)
                 if silence is not None:
                     self._emit(state, silence, effects)
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
+        self._evict_idle()
         return effects
+
+    def _evict_idle(self) -> None:
+        """Drop the models of this batch whose windows are all closed: their state is in this batch's writes."""
+        for key in self._touched:
+            state = self._states.get(key)
+            if state is not None and evictable(state):
+                del self._states[key]
+                self._status_sent.pop(key, None)
+                self._baselines.pop(key, None)
+                self._open_summaries.drop(key)
+                self._tick_due_s[key] = next_tick_s(state, idle_close_seconds=self.rules.idle_close_seconds,
+                                                    missing_after_seconds=self.settings.missing_after_seconds)
+        self._touched.clear()
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
         try:
@@ -203,6 +229,7 @@ class Pipeline:
                effects: Effects) -> None:
         first_rows = items[0][1]
         state = self._state(key, first_rows.model, first_rows.version)
+        self._touched.add(key)
         if key not in self._index(partition):
             self._index(partition).append(key)
             index_value = orjson.dumps([k.decode() for k in self._index(partition)])
@@ -303,30 +330,14 @@ class Pipeline:
     # -- status --------------------------------------------------------------------------------
 
     def _open_window_summaries(self, key: bytes, state: ModelState, now_s: float) -> list[dict[str, Any]]:
-        """Summaries of the open windows, recomputed at most every OPEN_WINDOW_REFRESH_SECONDS."""
-        starts = sorted(state.open_windows)
-        cached = self._open_summaries.get(key)
-        if cached is not None and cached[1] == starts and (
-                now_s - cached[0] < OPEN_WINDOW_REFRESH_SECONDS or not self._take_refresh(now_s)):
-            return cached[2]
-        reference, source = self._reference_for(state)
-        summaries = [
-            {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
-                         model=state.model, version=state.version, reference_source=source, closed_by=None),
-             **self.ground_truth.window_sections(state.model, state.version, start), "computed_at": format_timestamp(now_s)}
-            for start in starts
-        ]
-        self._open_summaries[key] = (now_s, starts, summaries)
-        return summaries
-
-    def _take_refresh(self, now_s: float) -> bool:
-        """One token of the open-window refresh budget, if any is left this second."""
-        if now_s - self._refresh_budget_s >= 1.0:
-            self._refresh_budget_s, self._refresh_budget = now_s, OPEN_WINDOW_REFRESHES_PER_SECOND
-        if self._refresh_budget <= 0:
-            return False
-        self._refresh_budget -= 1
-        return True
+        """Summaries of the open windows, full ones within the refresh budget (streamer.windows.open_summaries)."""
+        def full(start: float) -> dict[str, Any]:
+            reference, source = self._reference_for(state)
+            return {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
+                                model=state.model, version=state.version, reference_source=source, closed_by=None),
+                    **self.ground_truth.window_sections(state.model, state.version, start),
+                    "computed_at": format_timestamp(now_s)}
+        return self._open_summaries.summaries(key, state.model, state.version, state.open_windows, now_s, full)
 
     def status(self, state: ModelState, now_s: float, open_windows: list[dict[str, Any]]) -> dict[str, Any]:
         _, source = self._reference_for(state)

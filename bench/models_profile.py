@@ -1,0 +1,65 @@
+"""Profile the pipeline alone (no broker, no Faust) on the many-models replay of ``bench/models.py``.
+
+``python -m bench.models_profile --models 1000`` runs the replay through :class:`Pipeline` with an
+in-memory table, in micro-batches as the worker takes them, and prints cProfile's top entries and
+the rows/s of the pipeline's own work. The worker's figures are in ``python -m bench --only models``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+from typing import Any
+
+from bench.models import Replay, replay_messages
+from streamer.batch import Inbound
+from streamer.config import Settings
+from streamer.kafka.topics import partition_for_key
+from streamer.pipeline import Pipeline
+from streamer.reference.registry import ReferenceRegistry
+
+PARTITIONS = 8
+
+
+def drive(replay: Replay, batch_size: int = 2000) -> tuple[float, Pipeline]:
+    settings = Settings(partitions=PARTITIONS, idle_close_seconds=600.0)
+    store: dict[tuple[str, bytes], bytes] = {}
+    pipeline = Pipeline(settings, ReferenceRegistry(), load=lambda table, key: store.get((table, key)), clock=time.time)
+    offsets = [0] * PARTITIONS
+    records: list[Inbound] = []
+    for key, value in replay_messages(replay):
+        partition = partition_for_key(key, PARTITIONS)
+        records.append(Inbound(settings.topic_predictions, partition, offsets[partition], key, value, time.time()))
+        offsets[partition] += 1
+    started = time.perf_counter()
+    for i in range(0, len(records), batch_size):
+        effects = pipeline.process(records[i : i + batch_size])
+        for write in effects.writes:
+            store[(write.table, write.key)] = write.value
+    return time.perf_counter() - started, pipeline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.models_profile")
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args()
+    replay = Replay(models=args.models)
+    profiler = cProfile.Profile()
+    if not args.no_profile:
+        profiler.enable()
+    elapsed, pipeline = drive(replay)
+    profiler.disable()
+    counters: Any = pipeline.counters
+    print(f"{args.models} models: {replay.rows} rows in {elapsed:.2f} s = {replay.rows / elapsed:.0f} rows/s, "
+          f"{counters.windows_closed} windows closed")
+    if not args.no_profile:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
