@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -36,7 +37,7 @@ import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from bench.throughput import T0, Bench, dir_bytes, metric, produce, ready, rss_bytes
+from bench.throughput import T0, Bench, dir_bytes, produce, ready, rss_bytes
 from streamer.broker import free_port, start_broker, wait_for_port
 
 WINDOW_S = 60.0
@@ -100,7 +101,7 @@ class Worker:
         self.bench = bench
         self.app = f"m{uuid.uuid4().hex[:6]}"
         self.topic = f"{self.app}-predictions"
-        self.env = bench.env(self.app, self.topic, **settings)
+        self.env = {**bench.env(self.app, self.topic), **settings}
         subprocess.run([sys.executable, "-c", "import asyncio; from streamer.config import load_settings; "
                         "from streamer.kafka.topics import ensure_topics; asyncio.run(ensure_topics(load_settings()))"],
                        env=self.env, check=True)
@@ -119,10 +120,17 @@ class Worker:
         while not ready(self.url):
             time.sleep(0.02)
 
+    def counter(self, name: str) -> float:
+        """A pipeline counter, from /api/v1/worker (cheap: /metrics renders every model's families)."""
+        try:
+            return float(worker_report(self.url)["counters"][name])
+        except OSError:
+            return -1.0
+
     def wait_for(self, name: str, at_least: float, timeout_s: float = 1200) -> float:
-        """Seconds until the metric reaches ``at_least``."""
+        """Seconds until the counter reaches ``at_least``."""
         started = time.monotonic()
-        while metric(self.url, name) < at_least:
+        while self.counter(name) < at_least:
             if time.monotonic() - started > timeout_s:
                 raise RuntimeError(f"{self.app}: {name} stayed below {at_least}")
             time.sleep(0.05)
@@ -144,8 +152,8 @@ def replay_rate(bench: Bench, r: Replay, burst: bool) -> dict[str, Any]:
     asyncio.run(produce(bench.port, worker.topic, list(replay_messages(r))))
     try:
         worker.start()
-        elapsed_s = worker.wait_for("streamer_rows_accepted_total", r.rows)
-        closed = metric(worker.url, "streamer_windows_closed_total")
+        elapsed_s = worker.wait_for("rows_accepted", r.rows)
+        closed = worker.counter("windows_closed")
         row: dict[str, Any] = {"models": r.models, "rows": r.rows, "rows_per_s": r.rows / elapsed_s,
                                "windows_closed": closed, "windows_closed_per_model": closed / r.models}
         if burst:
@@ -192,10 +200,10 @@ def memory_per_model(bench: Bench, models: int, features: int = 20) -> dict[str,
     try:
         worker.start()
         idle_rss = rss_bytes(worker.process.pid)  # type: ignore[union-attr]
-        worker.wait_for("streamer_rows_accepted_total", r.rows)
+        worker.wait_for("rows_accepted", r.rows)
         time.sleep(2)
         with_open = worker.memory()
-        worker.wait_for("streamer_windows_closed_total", 2 * models, timeout_s=300)
+        worker.wait_for("windows_closed", 2 * models, timeout_s=300)
         time.sleep(2)
         return {"models": models, "features": features, "idle_rss_bytes": idle_rss, "open": with_open,
                 "closed": worker.memory()}
@@ -212,7 +220,7 @@ def run(out: dict[str, Any], model_counts: tuple[int, ...] = (1, 100, 1000),
         try:
             rates = []
             for n in model_counts:
-                rates.append(replay_rate(bench, Replay(models=n), burst=n == max(model_counts)))
+                rates.append(replay_rate(bench, Replay(models=n), burst=n == max(model_counts) and n > 1))
                 print(f"  measured: {rates[-1]}", file=sys.stderr, flush=True)
             memory = []
             for n in memory_counts:
@@ -221,7 +229,7 @@ def run(out: dict[str, Any], model_counts: tuple[int, ...] = (1, 100, 1000),
         finally:
             broker.terminate()
             broker.wait(10)
-    one = rates[0]["rows_per_s"]
+    one = rates[0]["rows_per_s"] if rates else math.nan
     for row in rates:
         row["ratio_to_one_model"] = row["rows_per_s"] / one
     out["models"] = {"replay": rates, "burst": next((r["burst"] for r in rates if "burst" in r), None),
@@ -253,4 +261,10 @@ def render(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(run({}))
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.models")
+    parser.add_argument("--models", type=int, nargs="*", default=[1, 100, 1000])
+    parser.add_argument("--memory", type=int, nargs="*", default=[1000, 10_000])
+    args = parser.parse_args()
+    print(run({}, tuple(args.models), tuple(args.memory)))

@@ -46,12 +46,13 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--batch", type=int, default=2000, help="records per micro-batch")
     args = parser.parse_args()
     replay = Replay(models=args.models)
     profiler = cProfile.Profile()
     if not args.no_profile:
         profiler.enable()
-    elapsed, pipeline = drive(replay)
+    elapsed, pipeline = drive(replay, args.batch)
     profiler.disable()
     counters: Any = pipeline.counters
     print(f"{args.models} models: {replay.rows} rows in {elapsed:.2f} s = {replay.rows / elapsed:.0f} rows/s, "
