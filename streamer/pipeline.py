@@ -46,10 +46,10 @@ MAX_FUTURE_SECONDS = 24 * 3600.0
 STATUS_INTERVAL_SECONDS = 0.5
 STATUS_HEARTBEAT_SECONDS = 60.0
 # Drift metrics of a model's open window are recomputed at most every OPEN_WINDOW_REFRESH_SECONDS,
-# and for at most OPEN_WINDOW_REFRESHES_PER_SECOND models a second in all, so that a worker with
+# and only while they took less than OPEN_WINDOW_TIME_SHARE of the last second, so that a worker with
 # thousands of models does not spend its time on them; counts in the status are always current.
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
-OPEN_WINDOW_REFRESHES_PER_SECOND = 20
+OPEN_WINDOW_TIME_SHARE = 0.05
 TABLE_MODELS = "model_state"
 TABLE_INDEX = "partition_models"
 
@@ -72,7 +72,7 @@ class Pipeline:
         self._touched: set[bytes] = set()  # models of this batch, dropped from memory at its end if idle
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
         self._status_sent: dict[bytes, tuple[float, int, int]] = {}  # time, events_total, late_events
-        self._open_summaries = OpenWindowSummaries(OPEN_WINDOW_REFRESH_SECONDS, OPEN_WINDOW_REFRESHES_PER_SECOND)
+        self._open_summaries = OpenWindowSummaries(OPEN_WINDOW_REFRESH_SECONDS, OPEN_WINDOW_TIME_SHARE)
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift

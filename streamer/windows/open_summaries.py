@@ -3,17 +3,20 @@
 A full summary (drift metrics against the reference) costs as much as a window close. With a
 thousand models, recomputing it for every model's status would double the cost of every close
 (the close's status lists the window just opened) and of every batch. So full summaries are
-recomputed at most every ``refresh_seconds`` per model and for at most ``refreshes_per_second``
-models a second in all; between recomputations the last full summary is reused and a window that
-has none yet gets a light one (counts only, ``status`` None). Counts are always current.
+recomputed at most every ``refresh_seconds`` per model, and only while their computation has taken
+less than ``time_share`` of the last second (measured with ``timer``); between recomputations the
+last full summary is reused and a window that has none yet gets a light one (counts only,
+``status`` None). Counts are always current.
 
+>>> from itertools import count
 >>> from streamer.windows.accumulator import WindowAccumulator
->>> cache = OpenWindowSummaries(refresh_seconds=5.0, refreshes_per_second=1)
+>>> ticks = count()  # a timer on which every full summary takes 1 s
+>>> cache = OpenWindowSummaries(refresh_seconds=5.0, time_share=0.5, timer=lambda: float(next(ticks)))
 >>> window = WindowAccumulator(0.0, 60.0)
 >>> full = lambda start: {"window_start_s": start, "events": -1, "status": "ok"}
 >>> [s["status"] for s in cache.summaries(b"a", "a", "1", {0.0: window}, 100.0, full)]
 ['ok']
->>> [s["status"] for s in cache.summaries(b"b", "b", "1", {0.0: window}, 100.0, full)]  # over budget: light
+>>> [s["status"] for s in cache.summaries(b"b", "b", "1", {0.0: window}, 100.5, full)]  # over budget: light
 [None]
 >>> window.rows = 7; [s["events"] for s in cache.summaries(b"a", "a", "1", {0.0: window}, 101.0, full)]
 [7]
@@ -24,6 +27,7 @@ has none yet gets a light one (counts only, ``status`` None). Counts are always 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,12 +43,14 @@ def light_summary(model: str, version: str, window: WindowAccumulator) -> dict[s
 
 
 class OpenWindowSummaries:
-    def __init__(self, refresh_seconds: float, refreshes_per_second: int) -> None:
+    def __init__(self, refresh_seconds: float, time_share: float,
+                 timer: Callable[[], float] = time.perf_counter) -> None:
         self.refresh_seconds = refresh_seconds
-        self.refreshes_per_second = refreshes_per_second
+        self.time_share = time_share
+        self.timer = timer
         self._cached: dict[bytes, tuple[float, dict[float, dict[str, Any]]]] = {}  # key: (computed at, by start)
-        self._budget = refreshes_per_second
-        self._budget_s = -math.inf
+        self._spent_s = 0.0  # computing full summaries, since _second_s
+        self._second_s = -math.inf
 
     def __len__(self) -> int:
         return len(self._cached)
@@ -54,8 +60,10 @@ class OpenWindowSummaries:
         """The open windows' summaries, oldest first; ``full(start)`` computes one full summary."""
         starts = sorted(windows)
         computed_s, by_start = self._cached.get(key, (-math.inf, {}))
-        if now_s - computed_s >= self.refresh_seconds and starts and self._take(now_s):
+        if now_s - computed_s >= self.refresh_seconds and starts and self._within_budget(now_s):
+            started = self.timer()
             by_start = {start: full(start) for start in starts}
+            self._spent_s += self.timer() - started
             self._cached[key] = (now_s, by_start)
         else:
             by_start = {start: by_start.get(start) or light_summary(model, version, windows[start]) for start in starts}
@@ -76,11 +84,8 @@ class OpenWindowSummaries:
     def clear(self) -> None:
         self._cached.clear()
 
-    def _take(self, now_s: float) -> bool:
-        """One token of the refresh budget, if any is left this second."""
-        if now_s - self._budget_s >= 1.0:
-            self._budget_s, self._budget = now_s, self.refreshes_per_second
-        if self._budget <= 0:
-            return False
-        self._budget -= 1
-        return True
+    def _within_budget(self, now_s: float) -> bool:
+        """Whether full summaries took less than ``time_share`` of this second so far."""
+        if now_s - self._second_s >= 1.0:
+            self._second_s, self._spent_s = now_s, 0.0
+        return self._spent_s < self.time_share
