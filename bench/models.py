@@ -89,8 +89,8 @@ def closing_messages(r: Replay) -> list[tuple[bytes, bytes]]:
                                                   "features": dict.fromkeys(names, 0.0)})) for m in range(r.models)]
 
 
-def worker_report(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/api/v1/worker", timeout=5) as response:
+def worker_report(url: str, timeout_s: float = 60) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/api/v1/worker", timeout=timeout_s) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
@@ -123,7 +123,7 @@ class Worker:
     def counter(self, name: str) -> float:
         """A pipeline counter, from /api/v1/worker (cheap: /metrics renders every model's families)."""
         try:
-            return float(worker_report(self.url)["counters"][name])
+            return float(worker_report(self.url, timeout_s=5)["counters"][name])
         except OSError:
             return -1.0
 
