@@ -195,7 +195,8 @@ async def close_burst(port: int, worker: Worker, r: Replay) -> dict[str, Any]:
 
 def memory_per_model(bench: Bench, models: int, features: int = 20) -> dict[str, Any]:
     r = Replay(models=models, rows=models * 2 * 10, rows_per_message=10, features=features, windows=2, shift_last=0.0)
-    worker = Worker(bench, STREAMER_IDLE_CLOSE_SECONDS="15")
+    # Room for every model (STREAMER_MAX_MODELS splits evenly over partitions; hashing does not).
+    worker = Worker(bench, STREAMER_IDLE_CLOSE_SECONDS="30", STREAMER_MAX_MODELS=str(2 * models))
     asyncio.run(produce(bench.port, worker.topic, list(replay_messages(r))))
     try:
         worker.start()
@@ -212,7 +213,10 @@ def memory_per_model(bench: Bench, models: int, features: int = 20) -> dict[str,
 
 
 def run(out: dict[str, Any], model_counts: tuple[int, ...] = (1, 100, 1000),
-        memory_counts: tuple[int, ...] = (1000, 10_000)) -> str:
+        memory_counts: tuple[int, ...] | None = None) -> str:
+    """``memory_counts`` defaults to ``BENCH_MEMORY_MODELS`` (comma-separated; 1000,10000): 10,000 models take long."""
+    if memory_counts is None:
+        memory_counts = tuple(int(n) for n in os.environ.get("BENCH_MEMORY_MODELS", "1000,10000").split(",") if n)
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
         broker = start_broker(port, os.path.join(workdir, "broker.log"))
