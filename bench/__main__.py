@@ -2,7 +2,7 @@
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
 compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
-ground-truth, pending-cost, replicas, hot-models, notify, web or single-events.
+ground-truth, pending-cost, replicas, hot-models, notify, web, single-events or models.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bench import (
     faust_settings,
     ground_truth,
     hot_models,
+    models,
     notify,
     operations,
     pending_cost,
@@ -30,7 +31,7 @@ from bench import (
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
          "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
          "replicas": replicas.run, "hot-models": hot_models.run, "notify": notify.run, "web": web_api.run,
-         "single-events": single_events.run}
+         "single-events": single_events.run, "models": models.run}
 
 
 def main() -> None:

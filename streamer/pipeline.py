@@ -33,7 +33,9 @@ from streamer.windows import shards
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.merge import MergeStage
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
+from streamer.windows.open_summaries import OpenWindowSummaries
 from streamer.windows.positions import LogPositions
+from streamer.windows.resident import evictable, next_tick_s
 from streamer.windows.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,10 @@ MAX_FUTURE_SECONDS = 24 * 3600.0
 STATUS_INTERVAL_SECONDS = 0.5
 STATUS_HEARTBEAT_SECONDS = 60.0
 # Drift metrics of a model's open window are recomputed at most every OPEN_WINDOW_REFRESH_SECONDS,
-# and for at most OPEN_WINDOW_REFRESHES_PER_SECOND models a second in all, so that a worker with
+# and only while they took less than OPEN_WINDOW_TIME_SHARE of the last second, so that a worker with
 # thousands of models does not spend its time on them; counts in the status are always current.
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
-OPEN_WINDOW_REFRESHES_PER_SECOND = 20
+OPEN_WINDOW_TIME_SHARE = 0.05
 TABLE_MODELS = "model_state"
 TABLE_INDEX = "partition_models"
 
@@ -67,12 +69,13 @@ class Pipeline:
                                  settings.idle_close_seconds, settings.max_categories, settings.max_features)
         self.counters = PipelineCounters()
         self._states: dict[bytes, ModelState] = {}  # write-through cache of the model_state table
+        # Models dropped from memory once their windows closed: when a tick next has work for them.
+        self._tick_due_s: dict[bytes, float] = {}
+        self._touched: set[bytes] = set()  # models of this batch, dropped from memory at its end if idle
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
         self._status_sent: dict[bytes, tuple[float, int, int]] = {}  # time, events_total, late_events
-        self._open_summaries: dict[bytes, tuple[float, list[float], list[dict[str, Any]]]] = {}
+        self._open_summaries = OpenWindowSummaries(OPEN_WINDOW_REFRESH_SECONDS, OPEN_WINDOW_TIME_SHARE)
         self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
-        self._refresh_budget = OPEN_WINDOW_REFRESHES_PER_SECOND
-        self._refresh_budget_s = -math.inf
         self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
         self.hot = shards.HotModels(shards.parse_hot_models(settings.hot_models), settings.partitions)  # README "Hot models"
@@ -83,7 +86,8 @@ class Pipeline:
         return {"counters": asdict(self.counters),
                 "limits": {"max_models": self.settings.max_models, "max_features": self.settings.max_features,
                            "max_categories": self.settings.max_categories},
-                "models_with_state": sum(len(index) for index in self._indexes.values())}
+                "models_with_state": sum(len(index) for index in self._indexes.values()),
+                "models_cached": len(self._states)}
 
     def forget(self) -> None:
         """Drop cached state: after a rebalance the tables are the truth."""
@@ -91,6 +95,9 @@ class Pipeline:
         self.positions.forget()
         self.merges.forget()
         self._states.clear()
+        self._tick_due_s.clear()
+        self._status_sent.clear()
+        self._baselines.clear()
         self._indexes.clear()
         self._open_summaries.clear()
 
@@ -102,6 +109,8 @@ class Pipeline:
             stored = self.load(TABLE_MODELS, key)
             state = ModelState.from_bytes(stored) if stored else ModelState(model, version)
             self._states[key] = state
+            self._tick_due_s.pop(key, None)
+            self._touched.add(key)  # dropped again at the end of the batch if it has nothing open
         return state
 
     def _index(self, partition: int) -> list[bytes]:
@@ -180,6 +189,9 @@ class Pipeline:
         self.merges.on_partials(plan.partials, self, now_s, effects)
         for partition, tick in plan.ticks.items():
             for key in list(self._index(partition)):
+                if key not in self._states and self._tick_due_s.get(key, -math.inf) > now_s:
+                    continue  # in the table only, and nothing for a tick to do yet
+                self._touched.add(key)
                 model, version, shard = shards.split_key(key)
                 state = self._state(key, model, version)
                 silence = None if shard is not None else check_silence(state, now_s, self.settings.missing_after_seconds)
@@ -189,7 +201,22 @@ class Pipeline:
             for model in {key.split(b"\x1f", 1)[0].decode() for key in self._index(partition)}:
                 self.ground_truth.sweep(model, tick.handle, effects)  # pending rows no row touches still expire
         self.ground_truth.flush(effects)  # each touched join block written once per micro-batch
+        self._evict_idle()
         return effects
+
+    def _evict_idle(self) -> None:
+        """Drop the models of this batch whose windows are all closed: their state is in this batch's writes."""
+        for key in self._touched:
+            state = self._states.get(key)
+            # A hot model's home waits for its shards' partials (windows/merge.py): it stays.
+            if state is not None and evictable(state) and self.hot.count(state.model) == 1:
+                del self._states[key]
+                self._status_sent.pop(key, None)
+                self._baselines.pop(key, None)
+                self._open_summaries.drop(key)
+                self._tick_due_s[key] = next_tick_s(state, idle_close_seconds=self.rules.idle_close_seconds,
+                                                    missing_after_seconds=self.settings.missing_after_seconds)
+        self._touched.clear()
 
     def _decode(self, record: Inbound, now_s: float, effects: Effects) -> PredictionRows | None:
         try:
@@ -222,6 +249,7 @@ class Pipeline:
                effects: Effects) -> None:
         first_rows = items[0][1]
         state = self._state(key, first_rows.model, first_rows.version)
+        self._touched.add(key)
         self.remember(partition, key, items[-1][0].handle, effects)
         fresh = PredictionRows.empty(first_rows.model, first_rows.version)
         for record, rows in items:
@@ -344,30 +372,14 @@ class Pipeline:
     # -- status --------------------------------------------------------------------------------
 
     def _open_window_summaries(self, key: bytes, state: ModelState, now_s: float) -> list[dict[str, Any]]:
-        """Summaries of the open windows, recomputed at most every OPEN_WINDOW_REFRESH_SECONDS."""
-        starts = sorted(state.open_windows)
-        cached = self._open_summaries.get(key)
-        if cached is not None and cached[1] == starts and (
-                now_s - cached[0] < OPEN_WINDOW_REFRESH_SECONDS or not self._take_refresh(now_s)):
-            return cached[2]
-        reference, source = self._reference_for(state)
-        summaries = [
-            {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
-                         model=state.model, version=state.version, reference_source=source, closed_by=None),
-             **self.ground_truth.window_sections(state.model, state.version, start), "computed_at": format_timestamp(now_s)}
-            for start in starts
-        ]
-        self._open_summaries[key] = (now_s, starts, summaries)
-        return summaries
-
-    def _take_refresh(self, now_s: float) -> bool:
-        """One token of the open-window refresh budget, if any is left this second."""
-        if now_s - self._refresh_budget_s >= 1.0:
-            self._refresh_budget_s, self._refresh_budget = now_s, OPEN_WINDOW_REFRESHES_PER_SECOND
-        if self._refresh_budget <= 0:
-            return False
-        self._refresh_budget -= 1
-        return True
+        """Summaries of the open windows, full ones within the refresh budget (streamer.windows.open_summaries)."""
+        def full(start: float) -> dict[str, Any]:
+            reference, source = self._reference_for(state)
+            return {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
+                                model=state.model, version=state.version, reference_source=source, closed_by=None),
+                    **self.ground_truth.window_sections(state.model, state.version, start),
+                    "computed_at": format_timestamp(now_s)}
+        return self._open_summaries.summaries(key, state.model, state.version, state.open_windows, now_s, full)
 
     def status(self, state: ModelState, now_s: float, open_windows: list[dict[str, Any]]) -> dict[str, Any]:
         _, source = self._reference_for(state)

@@ -20,6 +20,7 @@ sketch are kept; :meth:`rebinned` later derives counts from the quantile sketch.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,9 @@ class NumericSketch:
         self.min = math.inf
         self.max = -math.inf
         self.quantiles = QuantileSketch(quantile_k)
+        # Values derived from this sketch alone (a reference's coarse counts, its own sampling noise),
+        # kept while it does not change: a reference is compared with every window of its model.
+        self.memo: dict[str, Any] = {}
 
     @property
     def variance(self) -> float:
@@ -57,6 +61,7 @@ class NumericSketch:
 
     def update(self, values: np.ndarray) -> None:
         """Add a batch of float64 values; NaN and infinities count as missing."""
+        self.memo.clear()
         finite = values[np.isfinite(values)]
         self.missing += len(values) - len(finite)
         if not len(finite):
@@ -85,6 +90,7 @@ class NumericSketch:
             raise SketchMismatchError("cannot merge numeric sketches over different bins")
         if other.quantiles.k != self.quantiles.k:
             raise SketchMismatchError(f"cannot merge quantile sketches with k={self.quantiles.k} and k={other.quantiles.k}")
+        self.memo.clear()
         if self.counts is not None and other.counts is not None:
             self.counts += other.counts
         self.missing += other.missing

@@ -40,6 +40,8 @@ infinite), ready for JSON.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,8 +53,8 @@ from streamer.stats.hypothesis import (
     chi2_two_sample,
     ks_from_bins,
     wasserstein_from_bins,
-    wasserstein_from_sketches,
     wasserstein_noise_from_bins,
+    wasserstein_weighted,
 )
 
 LARGEST = 1e12  # finite stand-in for an infinite metric value
@@ -88,6 +90,21 @@ def coarsen(counts: np.ndarray, fine_edges: np.ndarray, coarse_edges: np.ndarray
     return np.add.reduceat(np.asarray(counts), np.concatenate([[0], index + 1]))
 
 
+def memoised(sketch: NumericSketch, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept in the sketch's memo until the sketch changes (a reference never does)."""
+    if name not in sketch.memo:
+        sketch.memo[name] = compute()
+    return sketch.memo[name]
+
+
+def coarse_counts(sketch: NumericSketch, coarse_edges: np.ndarray) -> np.ndarray:
+    """The sketch's bin counts summed into ``coarse_edges`` (see :func:`coarsen`), memoised on the sketch."""
+    assert sketch.counts is not None and sketch.edges is not None
+    counts, edges = sketch.counts, sketch.edges
+    return memoised(sketch, "coarse:" + np.asarray(coarse_edges, dtype=np.float64).tobytes().hex(),
+                    lambda: coarsen(counts, edges, coarse_edges))
+
+
 def _largest_share(counts: np.ndarray) -> float:
     total = counts.sum()
     return float(counts.max() / total) if total > 0 else math.nan
@@ -105,14 +122,17 @@ def numeric_drift(reference: NumericSketch, window: NumericSketch, mlrun_edges: 
         or not np.array_equal(reference.edges, window.edges)
     ):
         raise SketchMismatchError("numeric drift needs reference and window sketches over the same edges")
-    ref_coarse = coarsen(ref_counts, reference.edges, mlrun_edges)
-    win_coarse = coarsen(win_counts, window.edges, mlrun_edges)
+    ref_coarse = coarse_counts(reference, mlrun_edges)
+    win_coarse = coarse_counts(window, mlrun_edges)
     ks_statistic, ks_pvalue = ks_from_bins(ref_counts, win_counts)
     std = reference.std
-    distance = wasserstein_from_sketches(reference.quantiles, window.quantiles)
+    # The reference's side is computed once per reference, not at every window of its model.
+    ref_items, ref_weights = memoised(reference, "weighted_items", reference.quantiles.weighted_items)
+    distance = wasserstein_weighted(ref_items, ref_weights, *window.quantiles.weighted_items())
     ref_range, win_range = (reference.min, reference.max), (window.min, window.max)
     binned = wasserstein_from_bins(reference.edges, ref_counts, win_counts, ref_range, win_range)
-    noise = wasserstein_noise_from_bins(reference.edges, ref_counts, ref_range)
+    edges = reference.edges
+    noise = memoised(reference, "noise", lambda: wasserstein_noise_from_bins(edges, ref_counts, ref_range))
     metrics = {
         "tvd": tvd(ref_coarse, win_coarse),
         "hellinger": hellinger(ref_coarse, win_coarse),

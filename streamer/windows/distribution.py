@@ -13,7 +13,7 @@ import numpy as np
 
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
-from streamer.stats.drift import coarsen
+from streamer.stats.drift import coarse_counts
 
 TOP_CATEGORIES = 12
 
@@ -29,8 +29,8 @@ def numeric_distribution(reference: NumericSketch, window: NumericSketch, mlrun_
     assert reference.edges is not None and window.edges is not None
     assert reference.counts is not None and window.counts is not None
     return {"edges": [float(e) for e in mlrun_edges],
-            "reference": coarsen(reference.counts, reference.edges, mlrun_edges).astype(int).tolist(),
-            "window": coarsen(window.counts, window.edges, mlrun_edges).astype(int).tolist()}
+            "reference": coarse_counts(reference, mlrun_edges).astype(int).tolist(),
+            "window": coarse_counts(window, mlrun_edges).astype(int).tolist()}
 
 
 def categorical_distribution(reference: CategoricalSketch, window: CategoricalSketch) -> dict[str, Any]:
