@@ -21,12 +21,11 @@ from typing import Any
 from streamer.cli.main import main
 from streamer.kafka import bulk_stream
 
-min_events, report = int(sys.argv[1]), sys.argv[2]
-del sys.argv[1:3]
 drain = bulk_stream.drain
 
 
 async def drain_then_die(stream: Any, max_events: int, within_seconds: float) -> AsyncIterator[list[Any]]:
+    min_events, report = int(os.environ["KILL_AFTER_EVENTS"]), os.environ["KILL_REPORT"]
     topic, applied = os.environ["STREAMER_TOPIC_PREDICTIONS"], 0
     async for batch in drain(stream, max_events, within_seconds):
         yield batch
@@ -40,5 +39,8 @@ async def drain_then_die(stream: Any, max_events: int, within_seconds: float) ->
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-bulk_stream.drain = drain_then_die  # type: ignore[assignment]
-main()
+if __name__ == "__main__":  # pytest's doctest collection imports this file: only a run patches and starts
+    os.environ["KILL_AFTER_EVENTS"], os.environ["KILL_REPORT"] = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    bulk_stream.drain = drain_then_die  # type: ignore[assignment]
+    main()
