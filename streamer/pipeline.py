@@ -30,6 +30,7 @@ from streamer.labels.stage import GroundTruth
 from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows.accumulator import WindowAccumulator
+from streamer.windows.catch_up import CatchUp, idle_for_s
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 from streamer.windows.positions import LogPositions
 from streamer.windows.summary import summarize
@@ -73,6 +74,7 @@ class Pipeline:
         self._refresh_budget_s = -math.inf
         self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
+        self.catch_up = CatchUp()  # no idle close nor silence while reading a backlog; fed by the topology
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -166,7 +168,10 @@ class Pipeline:
             for key in list(self._index(partition)):
                 model, version = key.decode().split("\x1f", 1)
                 state = self._state(key, model, version)
-                silence = check_silence(state, now_s, self.settings.missing_after_seconds)
+                # Silence counts from when this worker read the partition's backlog, like the idle close.
+                origin_s = self.catch_up.idle_origin_s(partition, now_s)
+                silence = None if idle_for_s(state.last_seen_wall_s, origin_s, now_s) < self.settings.missing_after_seconds \
+                    else check_silence(state, now_s, self.settings.missing_after_seconds)
                 if silence is not None:
                     self._emit(state, silence, effects)
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
@@ -227,7 +232,7 @@ class Pipeline:
 
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
                    effects: Effects, write: bool) -> None:
-        closed = state.due_windows(self.rules, now_s)
+        closed = state.due_windows(self.rules, now_s, self.catch_up.idle_origin_s(partition, now_s))
         for window in closed:
             self._close(key, state, window, now_s, effects)
         if closed or write:
