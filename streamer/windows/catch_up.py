@@ -14,7 +14,7 @@ partition and when it last caught up on it, and not at all while it is behind:
 - until the agent has processed a record of the partition, the consumer's own position stands in,
   but only after it stood at the log end for ``settle_seconds`` (it runs ahead of the agent by what
   Faust buffered, so a position at the log end can still hide an unprocessed backlog for a moment);
-- *log end unknown* (no fetch answered yet): after ``unknown_end_seconds`` from the assignment the
+- *log end unknown* (no fetch answered yet): after ``unknown_end_seconds`` from the (latest) assignment the
   partition counts as caught up from then on, so that a partition whose log end is never reported
   still closes its idle windows, late but bounded.
 
@@ -64,7 +64,8 @@ def idle_for_s(last_seen_s: float, origin_s: float | None, now_s: float) -> floa
 
 @dataclass
 class _Partition:
-    assigned_at_s: float
+    assigned_at_s: float  # when this worker took the partition
+    checked_from_s: float  # the latest assignment, from which its catch-up is checked again
     caught_up_at_s: float | None = None  # since when the worker has had no backlog; None: behind
     at_end_since_s: float | None = None  # since when the consumer's position (stand-in) has stood at the log end
     end_known: bool = False  # a log end was reported since the assignment
@@ -79,7 +80,7 @@ class CatchUp:
     def assigned(self, partitions: Iterable[int], now_s: float) -> None:
         """A new assignment: partitions taken now start afresh; kept ones must show again they have no backlog."""
         kept = {p: self._partitions.get(p) for p in partitions}
-        self._partitions = {p: _Partition(old.assigned_at_s if old else now_s) for p, old in kept.items()}
+        self._partitions = {p: _Partition(old.assigned_at_s if old else now_s, now_s) for p, old in kept.items()}
 
     def observe(self, partition: int, processed: int | None, consumer: int | None, log_end: int | None,
                 now_s: float) -> None:
@@ -107,5 +108,5 @@ class CatchUp:
             return -math.inf
         if state.caught_up_at_s is not None:
             return max(state.assigned_at_s, state.caught_up_at_s)
-        fallback_s = state.assigned_at_s + self.unknown_end_seconds
+        fallback_s = state.checked_from_s + self.unknown_end_seconds
         return fallback_s if now_s >= fallback_s and not state.end_known else None
