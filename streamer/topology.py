@@ -197,6 +197,8 @@ def create_app(settings: Settings) -> StreamerApp:
     def observe_catch_up() -> None:
         """Tell the pipeline how far the agent is behind the log end of each owned partition (idle close, silence)."""
         now_s = time.time()
+        if app.rebalancing or app.in_recovery:
+            pipeline.catch_up.recovering(now_s)
         for partition, end in highwaters().items():
             pipeline.catch_up.observe(partition, positions.next_offset.get(partition),
                                       positions.consumer_offset.get(partition), end, now_s)

@@ -14,8 +14,8 @@ partition and when it last caught up on it, and not at all while it is behind:
 - until the agent has processed a record of the partition, the consumer's own position stands in,
   but only after it stood at the log end for ``settle_seconds`` (it runs ahead of the agent by what
   Faust buffered, so a position at the log end can still hide an unprocessed backlog for a moment);
-- *log end unknown* (no fetch answered yet): after ``unknown_end_seconds`` from the (latest) assignment the
-  partition counts as caught up from then on, so that a partition whose log end is never reported
+- *log end unknown* (no fetch answered yet): after ``unknown_end_seconds`` from the (latest) assignment,
+  or from the end of the table recovery that follows it (:meth:`CatchUp.recovering`), the partition counts as caught up from then on, so that a partition whose log end is never reported
   still closes its idle windows, late but bounded.
 
 A partition the worker never heard assigned (the pipeline without a broker, in tests) is not held back.
@@ -81,6 +81,11 @@ class CatchUp:
         """A new assignment: partitions taken now start afresh; kept ones must show again they have no backlog."""
         kept = {p: self._partitions.get(p) for p in partitions}
         self._partitions = {p: _Partition(old.assigned_at_s if old else now_s, now_s) for p, old in kept.items()}
+
+    def recovering(self, now_s: float) -> None:
+        """Tables are still recovering (the agent reads nothing): the unknown log end's fallback waits for the end of it."""
+        for state in self._partitions.values():
+            state.checked_from_s = max(state.checked_from_s, now_s)
 
     def observe(self, partition: int, processed: int | None, consumer: int | None, log_end: int | None,
                 now_s: float) -> None:

@@ -59,3 +59,11 @@ def test_a_new_assignment_keeps_when_a_kept_partition_was_taken_but_asks_again_f
     assert catch_up.idle_origin_s(1, now_s=1101.0) == 1101.0
     assert catch_up.idle_origin_s(2, now_s=1101.0) == 1101.0
     assert catch_up.idle_origin_s(0, now_s=1101.0) == -math.inf  # no longer owned: not held back (not ticked either)
+
+
+def test_the_fallback_waits_for_the_table_recovery_to_end():
+    catch_up = CatchUp(settle_seconds=2.0, unknown_end_seconds=30.0)
+    catch_up.assigned([1], now_s=1000.0)
+    catch_up.recovering(now_s=1040.0)  # the agent reads nothing while tables recover: no log end is fetched
+    assert catch_up.idle_origin_s(1, now_s=1050.0) is None
+    assert catch_up.idle_origin_s(1, now_s=1070.0) == 1070.0
