@@ -31,6 +31,7 @@ from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows import shards
 from streamer.windows.accumulator import WindowAccumulator
+from streamer.windows.catch_up import CatchUp, idle_for_s
 from streamer.windows.merge import MergeStage
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 from streamer.windows.open_summaries import OpenWindowSummaries
@@ -80,6 +81,7 @@ class Pipeline:
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
         self.hot = shards.HotModels(shards.parse_hot_models(settings.hot_models), settings.partitions)  # README "Hot models"
         self.merges = MergeStage(self.hot, settings.hot_model_wait_seconds, load)
+        self.catch_up = CatchUp()  # no idle close nor silence while reading a backlog; fed by the topology
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -194,7 +196,11 @@ class Pipeline:
                 self._touched.add(key)
                 model, version, shard = shards.split_key(key)
                 state = self._state(key, model, version)
-                silence = None if shard is not None else check_silence(state, now_s, self.settings.missing_after_seconds)
+                # Silence counts from when this worker read the partition's backlog, like the idle close.
+                origin_s = self.catch_up.idle_origin_s(partition, now_s)
+                silent = shard is None and \
+                    idle_for_s(state.last_seen_wall_s, origin_s, now_s) >= self.settings.missing_after_seconds
+                silence = check_silence(state, now_s, self.settings.missing_after_seconds) if silent else None
                 if silence is not None:
                     self._emit(state, silence, effects)
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
@@ -286,7 +292,7 @@ class Pipeline:
 
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
                    effects: Effects, write: bool) -> None:
-        closed = state.due_windows(self.rules, now_s)
+        closed = state.due_windows(self.rules, now_s, self.catch_up.idle_origin_s(partition, now_s))
         if shards.is_shard_key(key):  # a hot model's shard: its windows go to the merge stage, its status is the model's
             effects.messages += shards.partial_messages(self.hot, self.settings.topic_partials, key, state, closed)
             if closed or write:

@@ -192,12 +192,22 @@ def create_app(settings: Settings) -> StreamerApp:
             for record in batch:
                 if record.topic == settings.topic_predictions:
                     positions.processed(record.partition, record.offset)
+            observe_catch_up()
 
     @app.timer(interval=TICK_INTERVAL_SECONDS)
     async def tick() -> None:
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_predictions}
         for partition in sorted(owned):
             await app.producer.send(settings.topic_ticks, None, b"{}", partition, None, None)
+
+    def observe_catch_up() -> None:
+        """Tell the pipeline how far the agent is behind the log end of each owned partition (idle close, silence)."""
+        now_s = time.time()
+        if app.rebalancing or app.in_recovery:
+            pipeline.catch_up.recovering(now_s)
+        for partition, end in highwaters().items():
+            pipeline.catch_up.observe(partition, positions.next_offset.get(partition),
+                                      positions.consumer_offset.get(partition), end, now_s)
 
     @app.timer(interval=1.0)
     async def read_positions() -> None:
@@ -210,6 +220,7 @@ def create_app(settings: Settings) -> StreamerApp:
                     continue
                 if offset is not None:
                     positions.consumer_at(tp.partition, offset)
+        observe_catch_up()
 
     @app.task
     async def start_mirror() -> None:
@@ -228,6 +239,8 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned_tps: Any = None, **kwargs: Any) -> None:
         pipeline.forget()
+        pipeline.catch_up.assigned({tp.partition for tp in assigned_tps or () if tp.topic == settings.topic_predictions},
+                                   time.time())
         assigned.set()
 
     def readiness(scope: str) -> list[str]:

@@ -3,7 +3,8 @@
 Windows are event-time tumbling windows ``[start, start + window_seconds)`` aligned to multiples of
 the window length since the epoch. A window closes when the model's watermark (the newest event
 time it has sent) has passed the window's end by ``allowed_lateness_seconds``, or when the model has
-sent nothing for ``idle_close_seconds`` of wall-clock time. Rows for a window that has already
+sent nothing for ``idle_close_seconds`` of wall-clock time (counted only once the worker has read the
+model's backlog: :mod:`streamer.windows.catch_up`). Rows for a window that has already
 closed are counted as late and not applied.
 
 The state also remembers, per source partition, the last Kafka offset it has applied and a
@@ -36,6 +37,7 @@ from streamer.events.rows import PredictionRows
 from streamer.sketches.codec import pack, unpack
 from streamer.stats.history import OpsHistory
 from streamer.windows.accumulator import EMPTY_LAYOUT, WindowAccumulator
+from streamer.windows.catch_up import idle_for_s
 from streamer.windows.columns import Layout
 
 __all__ = ["ModelState", "WindowRules", "RecordMark", "EMPTY_LAYOUT"]
@@ -139,9 +141,25 @@ class ModelState:
             window.add(part, layout, rules.max_categories, rules.max_features)
         return n_late
 
-    def due_windows(self, rules: WindowRules, now_wall_s: float) -> list[WindowAccumulator]:
-        """Remove and return the windows that are due to close, oldest first."""
-        idle = now_wall_s - self.last_seen_wall_s >= rules.idle_close_seconds
+    def due_windows(self, rules: WindowRules, now_wall_s: float,
+                    idle_origin_s: float | None = -math.inf) -> list[WindowAccumulator]:
+        """Remove and return the windows that are due to close, oldest first.
+
+        Idle time counts from no earlier than ``idle_origin_s``, and not at all when it is None (the
+        worker is still reading the model's backlog: see :mod:`streamer.windows.catch_up`).
+
+        >>> from streamer.events.rows import PredictionRows
+        >>> state = ModelState("fraud", "1")
+        >>> rows = PredictionRows.empty("fraud", "1"); rows.append_row(timestamp_s=5.0, features={"x": 1.0})
+        >>> _ = state.ingest(rows, EMPTY_LAYOUT, WindowRules(60, 10, 30, 64), now_wall_s=1000.0)
+        >>> state.due_windows(WindowRules(60, 10, 30, 64), now_wall_s=2000.0, idle_origin_s=None)
+        []
+        >>> state.due_windows(WindowRules(60, 10, 30, 64), now_wall_s=2000.0, idle_origin_s=1990.0)
+        []
+        >>> [w.start_s for w in state.due_windows(WindowRules(60, 10, 30, 64), now_wall_s=2020.0, idle_origin_s=1990.0)]
+        [0.0]
+        """
+        idle = idle_for_s(self.last_seen_wall_s, idle_origin_s, now_wall_s) >= rules.idle_close_seconds
         due = [
             start for start, window in self.open_windows.items()
             if idle or window.end_s + rules.allowed_lateness_seconds <= self.watermark_s

@@ -42,8 +42,8 @@ def committed(dep: Deployment, partitions: set[int]) -> dict[int, int | None]:
 
 def test_a_worker_killed_between_state_write_and_offset_commit_loses_and_doubles_nothing(
         broker: Broker, tmp_path: Path) -> None:
-    # Windows close on event time only: the restarted worker finds a backlog older than any idle timeout.
-    dep = new_deployment(broker, tmp_path, STREAMER_SESSION_TIMEOUT_SECONDS="10", STREAMER_IDLE_CLOSE_SECONDS="600")
+    # The restarted worker finds a backlog older than the idle timeout: it reads it before closing idle windows.
+    dep = new_deployment(broker, tmp_path, STREAMER_SESSION_TIMEOUT_SECONDS="10")
     names = [f"k{i}" for i in range(4)]
     report = tmp_path / "killed.json"
     try:
