@@ -24,6 +24,7 @@ from streamer.errors import InvalidEventError
 from streamer.events.dead_letters import dead_letter, dead_letter_reason
 from streamer.events.parse import parse_prediction_message
 from streamer.events.rows import PredictionRows
+from streamer.events.single import decode_singles
 from streamer.events.timestamps import format_timestamp
 from streamer.kafka.topics import partition_for_key
 from streamer.labels.stage import GroundTruth
@@ -134,7 +135,11 @@ class Pipeline:
         """Decode the batch and group its rows by model; bad records become dead letters."""
         plan = Plan(batch, self.clock(), Effects())
         arriving: dict[int, int] = {}  # new models admitted in this batch, per partition
-        for record in batch:
+        owners: dict[str, int] = {}  # model -> the partition that owns its state
+        topic, settings = self.settings.topic_predictions, self.settings  # plain single events decoded at once:
+        singles = decode_singles(batch, lambda r: r.topic == topic and self.hot.spread(r) is None, latest_s=plan.now_s
+                                 + MAX_FUTURE_SECONDS, max_bytes=settings.max_message_bytes, max_features=settings.max_features)
+        for index, record in enumerate(batch):
             if record.topic == self.settings.topic_ticks:
                 plan.ticks[record.partition] = record
                 continue
@@ -151,12 +156,16 @@ class Pipeline:
                                                       shards.origin_headers(record)))
                 self.counters.forwarded += 1
                 continue
-            rows = self._decode(record, plan.now_s, plan.effects)
+            rows = singles.pop(index, None)
+            rows = self._decode(record, plan.now_s, plan.effects) if rows is None else rows
             if rows is None:
                 continue
             shard = self.hot.shard_at(rows.model, record.partition)
             key = self.hot.state_key(rows.model, rows.version, shard)
-            if shard is None and partition_for_key(rows.model.encode(), self.settings.partitions) != record.partition:
+            owner = owners.get(rows.model)
+            if owner is None:
+                owner = owners[rows.model] = partition_for_key(rows.model.encode(), self.settings.partitions)
+            if shard is None and owner != record.partition:
                 # Not keyed by model: send it on to the partition that owns the model's state.
                 plan.effects.messages.append(
                     Outbound(self.settings.topic_predictions, rows.model.encode(), record.value))
