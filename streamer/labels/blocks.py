@@ -11,6 +11,7 @@ appended without decoding (:class:`JsonColumn`).
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,10 @@ import orjson
 
 from streamer.errors import StateFormatError
 from streamer.labels.fences import Fences
-from streamer.sketches.codec import pack, unpack
+from streamer.sketches.codec import pack
 
 _EMPTY_IDS = np.zeros(0, dtype="<u8")
+_LENGTH = struct.Struct("<I")
 
 
 class JsonColumn:
@@ -177,8 +179,10 @@ class Block:
         return counts[0], counts[1]
 
     def to_bytes(self) -> bytes:
+        if self._soonest is None:
+            self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
         header = {"width": self.width, "versions": self.versions, "sources": self.sources,
-                  "fences": self.fences.to_json()}
+                  "fences": self.fences.to_json(), "soonest": "inf" if math.isinf(self._soonest) else self._soonest}
         return pack("join_block", 2, header, [
             self.p_ids.astype("<u8").tobytes(), self.p_times.astype("<f8").tobytes(),
             self.p_expires.astype("<f8").tobytes(), self.p_version.astype("<u2").tobytes(),
@@ -190,25 +194,65 @@ class Block:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
-        header, blobs = unpack(data, "join_block", 2)
+        header, blobs = _unpack_views(data)
         if len(blobs) != 15:
             raise StateFormatError(f"stored join_block has {len(blobs)} columns, expected 15")
-        block = cls(int(header["width"]))
+        # Built field by field rather than through __init__: a micro-batch loads every block it touches,
+        # and the numeric columns are read in place (views of the stored bytes, never copied).
+        block = cls.__new__(cls)
+        block.width = int(header["width"])
         block.versions = list(header["versions"])
         block.sources = list(header["sources"])
         block.fences = Fences(header["fences"])
-        block.p_source, block.p_offset = np.frombuffer(blobs[11], dtype="<u2"), np.frombuffer(blobs[12], dtype="<i8")
-        block.l_source, block.l_offset = np.frombuffer(blobs[13], dtype="<u2"), np.frombuffer(blobs[14], dtype="<i8")
-        block.p_ids = np.frombuffer(blobs[0], dtype="<u8")
-        block.p_times, block.p_expires = np.frombuffer(blobs[1], dtype="<f8"), np.frombuffer(blobs[2], dtype="<f8")
-        block.p_version = np.frombuffer(blobs[3], dtype="<u2")
-        block.p_segments = np.frombuffer(blobs[4], dtype=np.uint8).reshape(len(block.p_ids), block.width)
-        block.p_values, block.p_probas = JsonColumn(blobs[5]), JsonColumn(blobs[6])
-        block.l_ids = np.frombuffer(blobs[7], dtype="<u8")
-        block.l_times, block.l_expires = np.frombuffer(blobs[8], dtype="<f8"), np.frombuffer(blobs[9], dtype="<f8")
-        block.l_values = JsonColumn(blobs[10])
-        block._soonest = None
+        u2, i8, u8, f8 = "<u2", "<i8", "<u8", "<f8"
+        block.p_ids, block.p_times, block.p_expires = (np.frombuffer(blobs[0], u8), np.frombuffer(blobs[1], f8),
+                                                       np.frombuffer(blobs[2], f8))
+        block.p_version = np.frombuffer(blobs[3], u2)
+        block.p_segments = np.frombuffer(blobs[4], np.uint8).reshape(len(block.p_ids), block.width)
+        block.p_values, block.p_probas = JsonColumn(bytes(blobs[5])), JsonColumn(bytes(blobs[6]))
+        block.l_ids, block.l_times, block.l_expires = (np.frombuffer(blobs[7], u8), np.frombuffer(blobs[8], f8),
+                                                       np.frombuffer(blobs[9], f8))
+        block.l_values = JsonColumn(bytes(blobs[10]))
+        block.p_source, block.p_offset = np.frombuffer(blobs[11], u2), np.frombuffer(blobs[12], i8)
+        block.l_source, block.l_offset = np.frombuffer(blobs[13], u2), np.frombuffer(blobs[14], i8)
+        soonest = header.get("soonest")  # absent in blocks stored before it was kept
+        block._soonest = math.inf if soonest == "inf" else float(soonest) if soonest is not None else None
         return block
+
+
+def _unpack_views(data: bytes) -> tuple[dict[str, Any], list[memoryview]]:
+    """:func:`streamer.sketches.codec.unpack` of a ``join_block``, with the same checks, but its blobs as
+    views of ``data`` rather than copies."""
+    try:
+        (head_length,) = _LENGTH.unpack_from(data, 0)
+        head = orjson.loads(data[4 : 4 + head_length])
+    except (struct.error, orjson.JSONDecodeError) as exc:
+        raise StateFormatError("not a stored join_block") from exc
+    if not isinstance(head, dict) or not isinstance(head.get("b"), list) or not isinstance(head.get("h"), dict):
+        raise StateFormatError("not a stored join_block")
+    if head.get("kind") != "join_block" or head.get("v") != 2:
+        raise StateFormatError(f"stored {head.get('kind')} v{head.get('v')}, expected join_block v2")
+    lengths = head["b"]
+    if not all(type(n) is int and n >= 0 for n in lengths) or 4 + head_length + sum(lengths) != len(data):
+        raise StateFormatError("stored join_block is truncated or has trailing bytes")
+    view, blobs, offset = memoryview(data), [], 4 + head_length
+    for length in lengths:
+        blobs.append(view[offset : offset + length])
+        offset += length
+    return head["h"], blobs
+
+
+def contains(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Whether each wanted id is in ``ids``: a sort of ``ids`` and a search, cheaper than the argsort
+    :func:`find_ids` needs for positions.
+
+    >>> contains(np.array([5, 9, 2], dtype="<u8"), np.array([9, 4, 9], dtype="<u8")).tolist()
+    [True, False, True]
+    """
+    if not len(ids) or not len(wanted):
+        return np.zeros(len(wanted), dtype=bool)
+    ordered = np.sort(ids)
+    return ordered[np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)] == wanted  # type: ignore[no-any-return]
 
 
 def find_ids(ids: np.ndarray, wanted: np.ndarray) -> list[int]:

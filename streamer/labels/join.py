@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from streamer.errors import StateFormatError
-from streamer.labels.blocks import Block, find_ids
+from streamer.labels.blocks import Block, contains, find_ids
 from streamer.sketches.codec import pack, unpack
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,19 @@ class Joined:
         return self.take(sorted(range(self.rows), key=order.__getitem__))
 
 
+def _pick(values: Sequence[Any], rows: np.ndarray) -> list[Any]:
+    """``[values[i] for i in rows]``, by :func:`operator.itemgetter` (one C call rather than a Python loop).
+
+    >>> _pick(["a", "b", "c"], np.array([2, 0])), _pick(["a", "b"], np.array([1])), _pick(["a"], np.array([], int))
+    (['c', 'a'], ['b'], [])
+    """
+    if len(rows) == 0:
+        return []
+    if len(rows) == 1:
+        return [values[int(rows[0])]]
+    return list(operator.itemgetter(*rows.tolist())(values))
+
+
 class JoinStore:
     def __init__(self, ttl_seconds: float = 86400.0, segment_width: int = 0, shards: int = 64,
                  load: Callable[[int], bytes | None] | None = None) -> None:
@@ -190,8 +204,12 @@ class JoinStore:
 
     def _by_shard(self, request_ids: Sequence[str | None]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per shard: the positions of its rows (in order) and their request-id hashes."""
-        positions = np.array([i for i, r in enumerate(request_ids) if r is not None], dtype=np.int64)
-        keys = request_hashes([request_ids[i] for i in positions.tolist()])  # type: ignore[misc]
+        if None in request_ids:
+            positions = np.array([i for i, r in enumerate(request_ids) if r is not None], dtype=np.int64)
+            keys = request_hashes([request_ids[i] for i in positions.tolist()])  # type: ignore[misc]
+        else:  # the usual case, without a pass in Python over the rows
+            positions = np.arange(len(request_ids), dtype=np.int64)
+            keys = request_hashes(request_ids)  # type: ignore[arg-type]
         shards = (keys % np.uint64(self.shards)).astype(np.int64)
         order = np.argsort(shards, kind="stable")
         cuts = np.flatnonzero(np.diff(shards[order])) + 1
@@ -212,16 +230,29 @@ class JoinStore:
         times = np.asarray(times_s, dtype=np.float64)
         record_offsets = np.full(n, -1, dtype=np.int64) if offsets is None else np.asarray(offsets, dtype=np.int64)
         joined, order = Joined(), []
-        for shard, (rows, keys) in self._by_shard(request_ids).items():
+        shards = self._by_shard(request_ids)
+        first = np.zeros(n, dtype=bool)
+        if shards:
+            positions = np.concatenate([rows for rows, _ in shards.values()])
+            keys_all = np.concatenate([keys for _, keys in shards.values()])
+            # the first position of each id; ids of one shard are in position order, so the smallest is first
+            unique_order = np.lexsort((positions, keys_all))
+            sorted_keys = keys_all[unique_order]
+            leads = np.ones(len(sorted_keys), dtype=bool)
+            leads[1:] = sorted_keys[1:] != sorted_keys[:-1]
+            first[positions[unique_order[leads]]] = True
+        for shard, (rows, keys) in shards.items():
             block = self._block(shard)
             row_offsets = record_offsets[rows]
             fence = block.fences.offsets.get(source, -1)
             fresh = (row_offsets < 0) | (row_offsets > fence)  # a redelivered row was taken in already
-            first = np.zeros(len(keys), dtype=bool)
-            first[np.unique(keys, return_index=True)[1]] = True  # a repeat keeps the first
-            candidates = fresh & first & (np.asarray(find_ids(block.p_ids, keys)) < 0)
-            found = np.asarray(find_ids(block.l_ids, keys))
-            joins, new = np.flatnonzero(candidates & (found >= 0)), np.flatnonzero(candidates & (found < 0))
+            # a repeat keeps the first: of this call (``first``, judged once for all shards) and of the block
+            candidates = fresh & first[rows] & ~contains(block.p_ids, keys)
+            if len(block.l_ids):
+                found = np.asarray(find_ids(block.l_ids, keys))
+                joins, new = np.flatnonzero(candidates & (found >= 0)), np.flatnonzero(candidates & (found < 0))
+            else:  # no label waits in this shard: every candidate waits
+                joins, new = np.zeros(0, dtype=np.int64), np.flatnonzero(candidates)
             if len(joins):
                 taken = np.ones(len(block.l_ids), dtype=bool)
                 for j in joins.tolist():
@@ -234,10 +265,10 @@ class JoinStore:
                 block.keep_labels(taken)
                 self.pending_labels -= len(joins)
             if len(new):
-                picked = rows[new].tolist()
-                block.append_predictions(keys[new], times[rows[new]], version, [predictions[i] for i in picked],
-                                         [probas[i] for i in picked], indices[rows[new]], source,
-                                         record_offsets[rows[new]], self.ttl_seconds)
+                picked = rows[new]
+                block.append_predictions(keys[new], times[picked], version, _pick(predictions, picked),
+                                         _pick(probas, picked), indices[picked], source,
+                                         record_offsets[picked], self.ttl_seconds)
                 self.pending_predictions += len(new)
             if offsets is not None:
                 block.fences.advance(source, int(row_offsets.max()))
