@@ -160,7 +160,7 @@ def _pick(values: Sequence[Any], rows: np.ndarray) -> list[Any]:
 
 
 class JoinStore:
-    def __init__(self, ttl_seconds: float = 86400.0, segment_width: int = 0, shards: int = 64,
+    def __init__(self, ttl_seconds: float = 86400.0, segment_width: int = 0, shards: int = 16,
                  load: Callable[[int], bytes | None] | None = None) -> None:
         if ttl_seconds <= 0 or not 0 <= segment_width <= 4096 or not 1 <= shards <= 65536:
             raise ValueError("ttl_seconds must be > 0, segment_width in 0..4096, shards in 1..65536")
