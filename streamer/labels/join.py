@@ -74,7 +74,7 @@ def request_hashes(request_ids: Sequence[str]) -> np.ndarray:
     if not len(request_ids):
         return np.zeros(0, dtype="<u8")
     words = _id_words(request_ids)
-    h = np.full(len(request_ids), np.uint64(width), dtype="<u8")
+    h = np.full(len(request_ids), np.uint64(words.shape[1] * 8), dtype="<u8")
     with np.errstate(over="ignore"):
         for column in words.T:
             h = (h ^ column) * _PRIME
