@@ -19,7 +19,6 @@ import orjson
 
 from streamer.errors import StateFormatError
 from streamer.labels.fences import Fences
-from streamer.sketches.codec import pack
 
 _EMPTY_IDS = np.zeros(0, dtype="<u8")
 _LENGTH = struct.Struct("<I")
@@ -79,11 +78,36 @@ class Block:
         self.p_offset, self.l_offset = np.zeros(0, dtype="<i8"), np.zeros(0, dtype="<i8")
         self.fences = Fences()
         self._soonest: float | None = math.inf  # the earliest expiry of its rows (None: not known)
+        # Predictions appended since the block was loaded, as their own column arrays (ids, times, expiries,
+        # versions, segments, sources, offsets): the stored form is the loaded bytes followed by these, so a
+        # block that only grows is written without concatenating (copying) its old columns first.
+        self._p_tail: list[tuple[np.ndarray, ...]] = []
+
+    @property
+    def p_ids(self) -> np.ndarray:
+        if self._p_tail:
+            self._settle()
+        return self._p_ids
+
+    @p_ids.setter
+    def p_ids(self, ids: np.ndarray) -> None:
+        self._p_ids = ids
+
+    def _settle(self) -> None:
+        """The appended predictions concatenated into the columns (before anything reads the rows)."""
+        tails, self._p_tail = self._p_tail, []
+        columns = list(zip(*tails, strict=True))
+        self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source, self.p_offset = (
+            np.concatenate([base, *more]) for base, more in zip(
+                (self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source,
+                 self.p_offset), columns, strict=True))
 
     def __len__(self) -> int:
-        return len(self.p_ids) + len(self.l_ids)
+        return len(self._p_ids) + sum(len(tail[0]) for tail in self._p_tail) + len(self.l_ids)
 
     def prediction(self, i: int) -> tuple[Any, ...]:
+        if self._p_tail:
+            self._settle()
         return (self.versions[int(self.p_version[i])], float(self.p_times[i]), self.p_values.items()[i],
                 self.p_probas.items()[i], tuple(self.p_segments[i].tolist()),
                 self.sources[int(self.p_source[i])] if self.sources else "", int(self.p_offset[i]))
@@ -98,6 +122,8 @@ class Block:
         return self.sources.index(source)
 
     def keep_predictions(self, keep: np.ndarray) -> None:
+        if self._p_tail:
+            self._settle()
         self.p_ids, self.p_times, self.p_expires = self.p_ids[keep], self.p_times[keep], self.p_expires[keep]
         self.p_version, self.p_segments = self.p_version[keep], self.p_segments[keep]
         self.p_source, self.p_offset = self.p_source[keep], self.p_offset[keep]
@@ -113,6 +139,8 @@ class Block:
         self.l_values.keep(keep.tolist())
 
     def add_predictions(self, ids: list[int], rows: list[tuple[Any, ...]], ttl_seconds: float) -> None:
+        if self._p_tail:
+            self._settle()
         position = {v: k for k, v in enumerate(self.versions)}
         for row in rows:
             if row[0] not in position:
@@ -138,15 +166,15 @@ class Block:
         if version not in self.versions:
             self.versions.append(version)
         self._expiring(float(times.min()) + ttl_seconds)
-        self.p_ids = np.concatenate([self.p_ids, ids.astype("<u8")])
-        self.p_times = np.concatenate([self.p_times, times])
-        self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
-        self.p_version = np.concatenate([self.p_version, np.full(len(ids), self.versions.index(version), dtype="<u2")])
+        n = len(ids)
+        times = np.ascontiguousarray(times, dtype="<f8")
+        self._p_tail.append((
+            np.ascontiguousarray(ids, dtype="<u8"), times, times + ttl_seconds,
+            np.full(n, self.versions.index(version), dtype="<u2"),
+            np.ascontiguousarray(segments, dtype=np.uint8).reshape(n, self.width),
+            np.full(n, self.source_index(source), dtype="<u2"), np.ascontiguousarray(offsets, dtype="<i8")))
         self.p_values.extend(values)
         self.p_probas.extend(probas)
-        self.p_segments = np.concatenate([self.p_segments, segments.astype(np.uint8).reshape(len(ids), self.width)])
-        self.p_source = np.concatenate([self.p_source, np.full(len(ids), self.source_index(source), dtype="<u2")])
-        self.p_offset = np.concatenate([self.p_offset, offsets.astype("<i8")])
 
     def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float,
                    sources: list[str], offsets: list[int]) -> None:
@@ -166,9 +194,13 @@ class Block:
     def expire(self, clock_s: float) -> tuple[int, int]:
         """Drop the rows whose expiry the clock passed; (predictions, labels) dropped."""
         if self._soonest is None:
+            if self._p_tail:
+                self._settle()
             self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
         if self._soonest >= clock_s:
             return 0, 0
+        if self._p_tail:
+            self._settle()
         counts = []
         for expires, keep_rows in ((self.p_expires, self.keep_predictions), (self.l_expires, self.keep_labels)):
             keep = expires >= clock_s
@@ -180,17 +212,21 @@ class Block:
 
     def to_bytes(self) -> bytes:
         if self._soonest is None:
+            if self._p_tail:
+                self._settle()
             self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
         header = {"width": self.width, "versions": self.versions, "sources": self.sources,
                   "fences": self.fences.to_json(), "soonest": "inf" if math.isinf(self._soonest) else self._soonest}
-        return pack("join_block", 2, header, [
-            self.p_ids.astype("<u8").tobytes(), self.p_times.astype("<f8").tobytes(),
-            self.p_expires.astype("<f8").tobytes(), self.p_version.astype("<u2").tobytes(),
-            self.p_segments.astype(np.uint8).tobytes(), self.p_values.to_bytes(), self.p_probas.to_bytes(),
-            self.l_ids.astype("<u8").tobytes(), self.l_times.astype("<f8").tobytes(),
-            self.l_expires.astype("<f8").tobytes(), self.l_values.to_bytes(),
-            self.p_source.astype("<u2").tobytes(), self.p_offset.astype("<i8").tobytes(),
-            self.l_source.astype("<u2").tobytes(), self.l_offset.astype("<i8").tobytes()])
+        tails = list(zip(*self._p_tail, strict=True)) if self._p_tail else [()] * 7
+        p_columns = [[np.ascontiguousarray(base, dtype=dtype), *more] for base, dtype, more in zip(
+            (self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source, self.p_offset),
+            ("<u8", "<f8", "<f8", "<u2", np.uint8, "<u2", "<i8"), tails, strict=True)]
+        ids, times, expires, versions, segments, sources, offsets = p_columns
+        columns: list[list[Any]] = [
+            ids, times, expires, versions, segments, [self.p_values.to_bytes()], [self.p_probas.to_bytes()],
+            [self.l_ids.astype("<u8")], [self.l_times.astype("<f8")], [self.l_expires.astype("<f8")],
+            [self.l_values.to_bytes()], sources, offsets, [self.l_source.astype("<u2")], [self.l_offset.astype("<i8")]]
+        return _pack_parts(header, columns)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
@@ -200,6 +236,7 @@ class Block:
         # Built field by field rather than through __init__: a micro-batch loads every block it touches,
         # and the numeric columns are read in place (views of the stored bytes, never copied).
         block = cls.__new__(cls)
+        block._p_tail = []
         block.width = int(header["width"])
         block.versions = list(header["versions"])
         block.sources = list(header["sources"])
@@ -218,6 +255,14 @@ class Block:
         soonest = header.get("soonest")  # absent in blocks stored before it was kept
         block._soonest = math.inf if soonest == "inf" else float(soonest) if soonest is not None else None
         return block
+
+
+def _pack_parts(header: dict[str, Any], columns: list[list[Any]]) -> bytes:
+    """:func:`streamer.sketches.codec.pack` of a ``join_block`` (the same bytes), each column given as parts
+    (bytes or contiguous arrays) written one after another, without joining each column first."""
+    lengths = [sum(memoryview(part).nbytes for part in parts) for parts in columns]
+    head = orjson.dumps({"kind": "join_block", "v": 2, "h": header, "b": lengths}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return b"".join([_LENGTH.pack(len(head)), head, *(part for parts in columns for part in parts)])
 
 
 def _unpack_views(data: bytes) -> tuple[dict[str, Any], list[memoryview]]:
