@@ -220,7 +220,7 @@ class Block:
         tails = list(zip(*self._p_tail, strict=True)) if self._p_tail else [()] * 7
         p_columns = [[np.ascontiguousarray(base, dtype=dtype), *more] for base, dtype, more in zip(
             (self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source, self.p_offset),
-            ("<u8", "<f8", "<f8", "<u2", np.uint8, "<u2", "<i8"), tails, strict=True)]
+            ("<u8", "<f8", "<f8", "<u2", "u1", "<u2", "<i8"), tails, strict=True)]
         ids, times, expires, versions, segments, sources, offsets = p_columns
         columns: list[list[Any]] = [
             ids, times, expires, versions, segments, [self.p_values.to_bytes()], [self.p_probas.to_bytes()],

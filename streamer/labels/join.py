@@ -105,11 +105,10 @@ def _id_words(request_ids: Sequence[str]) -> np.ndarray:
     lengths = np.fromiter(map(len, request_ids), dtype=np.int64, count=len(request_ids))
     width = -(-max(int(lengths.max()), 1) // 8) * 8
     n = len(request_ids)
+    padded = np.zeros(n * width, dtype=np.uint8)
     if (lengths == lengths[0]).all():
-        padded = np.zeros((n, width), dtype=np.uint8)
-        padded[:, : int(lengths[0])] = np.frombuffer(data, dtype=np.uint8).reshape(n, int(lengths[0]))
+        padded.reshape(n, width)[:, : int(lengths[0])] = np.frombuffer(data, dtype=np.uint8).reshape(n, int(lengths[0]))
     else:
-        padded = np.zeros(n * width, dtype=np.uint8)
         starts = np.cumsum(lengths) - lengths
         rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
         padded[rows * width + np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)] = np.frombuffer(
