@@ -95,7 +95,7 @@ class Settings:
     api_token: str | None = None
     label_ttl_seconds: float = 86400.0
     # Table blocks per tracked model holding its pending predictions and labels (streamer.labels.join).
-    label_shards: int = 64
+    label_shards: int = 16
     # Models whose pending predictions are kept before their first label (streamer.labels.policy).
     labels_expected: str = ""
     baseline_windows: int = 1

@@ -11,6 +11,7 @@ appended without decoding (:class:`JsonColumn`).
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,9 @@ import orjson
 
 from streamer.errors import StateFormatError
 from streamer.labels.fences import Fences
-from streamer.sketches.codec import pack, unpack
 
 _EMPTY_IDS = np.zeros(0, dtype="<u8")
+_LENGTH = struct.Struct("<I")
 
 
 class JsonColumn:
@@ -77,11 +78,36 @@ class Block:
         self.p_offset, self.l_offset = np.zeros(0, dtype="<i8"), np.zeros(0, dtype="<i8")
         self.fences = Fences()
         self._soonest: float | None = math.inf  # the earliest expiry of its rows (None: not known)
+        # Predictions appended since the block was loaded, as their own column arrays (ids, times, expiries,
+        # versions, segments, sources, offsets): the stored form is the loaded bytes followed by these, so a
+        # block that only grows is written without concatenating (copying) its old columns first.
+        self._p_tail: list[tuple[np.ndarray, ...]] = []
+
+    @property
+    def p_ids(self) -> np.ndarray:
+        if self._p_tail:
+            self._settle()
+        return self._p_ids
+
+    @p_ids.setter
+    def p_ids(self, ids: np.ndarray) -> None:
+        self._p_ids = ids
+
+    def _settle(self) -> None:
+        """The appended predictions concatenated into the columns (before anything reads the rows)."""
+        tails, self._p_tail = self._p_tail, []
+        columns = list(zip(*tails, strict=True))
+        self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source, self.p_offset = (
+            np.concatenate([base, *more]) for base, more in zip(
+                (self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source,
+                 self.p_offset), columns, strict=True))
 
     def __len__(self) -> int:
-        return len(self.p_ids) + len(self.l_ids)
+        return len(self._p_ids) + sum(len(tail[0]) for tail in self._p_tail) + len(self.l_ids)
 
     def prediction(self, i: int) -> tuple[Any, ...]:
+        if self._p_tail:
+            self._settle()
         return (self.versions[int(self.p_version[i])], float(self.p_times[i]), self.p_values.items()[i],
                 self.p_probas.items()[i], tuple(self.p_segments[i].tolist()),
                 self.sources[int(self.p_source[i])] if self.sources else "", int(self.p_offset[i]))
@@ -96,6 +122,8 @@ class Block:
         return self.sources.index(source)
 
     def keep_predictions(self, keep: np.ndarray) -> None:
+        if self._p_tail:
+            self._settle()
         self.p_ids, self.p_times, self.p_expires = self.p_ids[keep], self.p_times[keep], self.p_expires[keep]
         self.p_version, self.p_segments = self.p_version[keep], self.p_segments[keep]
         self.p_source, self.p_offset = self.p_source[keep], self.p_offset[keep]
@@ -111,6 +139,8 @@ class Block:
         self.l_values.keep(keep.tolist())
 
     def add_predictions(self, ids: list[int], rows: list[tuple[Any, ...]], ttl_seconds: float) -> None:
+        if self._p_tail:
+            self._settle()
         position = {v: k for k, v in enumerate(self.versions)}
         for row in rows:
             if row[0] not in position:
@@ -136,15 +166,15 @@ class Block:
         if version not in self.versions:
             self.versions.append(version)
         self._expiring(float(times.min()) + ttl_seconds)
-        self.p_ids = np.concatenate([self.p_ids, ids.astype("<u8")])
-        self.p_times = np.concatenate([self.p_times, times])
-        self.p_expires = np.concatenate([self.p_expires, times + ttl_seconds])
-        self.p_version = np.concatenate([self.p_version, np.full(len(ids), self.versions.index(version), dtype="<u2")])
+        n = len(ids)
+        times = np.ascontiguousarray(times, dtype="<f8")
+        self._p_tail.append((
+            np.ascontiguousarray(ids, dtype="<u8"), times, times + ttl_seconds,
+            np.full(n, self.versions.index(version), dtype="<u2"),
+            np.ascontiguousarray(segments, dtype=np.uint8).reshape(n, self.width),
+            np.full(n, self.source_index(source), dtype="<u2"), np.ascontiguousarray(offsets, dtype="<i8")))
         self.p_values.extend(values)
         self.p_probas.extend(probas)
-        self.p_segments = np.concatenate([self.p_segments, segments.astype(np.uint8).reshape(len(ids), self.width)])
-        self.p_source = np.concatenate([self.p_source, np.full(len(ids), self.source_index(source), dtype="<u2")])
-        self.p_offset = np.concatenate([self.p_offset, offsets.astype("<i8")])
 
     def add_labels(self, ids: list[int], labels: list[Any], times_s: list[float], ttl_seconds: float,
                    sources: list[str], offsets: list[int]) -> None:
@@ -164,9 +194,13 @@ class Block:
     def expire(self, clock_s: float) -> tuple[int, int]:
         """Drop the rows whose expiry the clock passed; (predictions, labels) dropped."""
         if self._soonest is None:
+            if self._p_tail:
+                self._settle()
             self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
         if self._soonest >= clock_s:
             return 0, 0
+        if self._p_tail:
+            self._settle()
         counts = []
         for expires, keep_rows in ((self.p_expires, self.keep_predictions), (self.l_expires, self.keep_labels)):
             keep = expires >= clock_s
@@ -177,38 +211,93 @@ class Block:
         return counts[0], counts[1]
 
     def to_bytes(self) -> bytes:
+        if self._soonest is None:
+            if self._p_tail:
+                self._settle()
+            self._soonest = min(float(self.p_expires.min(initial=math.inf)), float(self.l_expires.min(initial=math.inf)))
         header = {"width": self.width, "versions": self.versions, "sources": self.sources,
-                  "fences": self.fences.to_json()}
-        return pack("join_block", 2, header, [
-            self.p_ids.astype("<u8").tobytes(), self.p_times.astype("<f8").tobytes(),
-            self.p_expires.astype("<f8").tobytes(), self.p_version.astype("<u2").tobytes(),
-            self.p_segments.astype(np.uint8).tobytes(), self.p_values.to_bytes(), self.p_probas.to_bytes(),
-            self.l_ids.astype("<u8").tobytes(), self.l_times.astype("<f8").tobytes(),
-            self.l_expires.astype("<f8").tobytes(), self.l_values.to_bytes(),
-            self.p_source.astype("<u2").tobytes(), self.p_offset.astype("<i8").tobytes(),
-            self.l_source.astype("<u2").tobytes(), self.l_offset.astype("<i8").tobytes()])
+                  "fences": self.fences.to_json(), "soonest": "inf" if math.isinf(self._soonest) else self._soonest}
+        tails = list(zip(*self._p_tail, strict=True)) if self._p_tail else [()] * 7
+        p_columns = [[np.ascontiguousarray(base, dtype=dtype), *more] for base, dtype, more in zip(
+            (self._p_ids, self.p_times, self.p_expires, self.p_version, self.p_segments, self.p_source, self.p_offset),
+            ("<u8", "<f8", "<f8", "<u2", "u1", "<u2", "<i8"), tails, strict=True)]
+        ids, times, expires, versions, segments, sources, offsets = p_columns
+        columns: list[list[Any]] = [
+            ids, times, expires, versions, segments, [self.p_values.to_bytes()], [self.p_probas.to_bytes()],
+            [self.l_ids.astype("<u8")], [self.l_times.astype("<f8")], [self.l_expires.astype("<f8")],
+            [self.l_values.to_bytes()], sources, offsets, [self.l_source.astype("<u2")], [self.l_offset.astype("<i8")]]
+        return _pack_parts(header, columns)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
-        header, blobs = unpack(data, "join_block", 2)
+        header, blobs = _unpack_views(data)
         if len(blobs) != 15:
             raise StateFormatError(f"stored join_block has {len(blobs)} columns, expected 15")
-        block = cls(int(header["width"]))
+        # Built field by field rather than through __init__: a micro-batch loads every block it touches,
+        # and the numeric columns are read in place (views of the stored bytes, never copied).
+        block = cls.__new__(cls)
+        block._p_tail = []
+        block.width = int(header["width"])
         block.versions = list(header["versions"])
         block.sources = list(header["sources"])
         block.fences = Fences(header["fences"])
-        block.p_source, block.p_offset = np.frombuffer(blobs[11], dtype="<u2"), np.frombuffer(blobs[12], dtype="<i8")
-        block.l_source, block.l_offset = np.frombuffer(blobs[13], dtype="<u2"), np.frombuffer(blobs[14], dtype="<i8")
-        block.p_ids = np.frombuffer(blobs[0], dtype="<u8")
-        block.p_times, block.p_expires = np.frombuffer(blobs[1], dtype="<f8"), np.frombuffer(blobs[2], dtype="<f8")
-        block.p_version = np.frombuffer(blobs[3], dtype="<u2")
-        block.p_segments = np.frombuffer(blobs[4], dtype=np.uint8).reshape(len(block.p_ids), block.width)
-        block.p_values, block.p_probas = JsonColumn(blobs[5]), JsonColumn(blobs[6])
-        block.l_ids = np.frombuffer(blobs[7], dtype="<u8")
-        block.l_times, block.l_expires = np.frombuffer(blobs[8], dtype="<f8"), np.frombuffer(blobs[9], dtype="<f8")
-        block.l_values = JsonColumn(blobs[10])
-        block._soonest = None
+        u2, i8, u8, f8 = "<u2", "<i8", "<u8", "<f8"
+        block.p_ids, block.p_times, block.p_expires = (np.frombuffer(blobs[0], u8), np.frombuffer(blobs[1], f8),
+                                                       np.frombuffer(blobs[2], f8))
+        block.p_version = np.frombuffer(blobs[3], u2)
+        block.p_segments = np.frombuffer(blobs[4], np.uint8).reshape(len(block.p_ids), block.width)
+        block.p_values, block.p_probas = JsonColumn(bytes(blobs[5])), JsonColumn(bytes(blobs[6]))
+        block.l_ids, block.l_times, block.l_expires = (np.frombuffer(blobs[7], u8), np.frombuffer(blobs[8], f8),
+                                                       np.frombuffer(blobs[9], f8))
+        block.l_values = JsonColumn(bytes(blobs[10]))
+        block.p_source, block.p_offset = np.frombuffer(blobs[11], u2), np.frombuffer(blobs[12], i8)
+        block.l_source, block.l_offset = np.frombuffer(blobs[13], u2), np.frombuffer(blobs[14], i8)
+        soonest = header.get("soonest")  # absent in blocks stored before it was kept
+        block._soonest = math.inf if soonest == "inf" else float(soonest) if soonest is not None else None
         return block
+
+
+def _pack_parts(header: dict[str, Any], columns: list[list[Any]]) -> bytes:
+    """:func:`streamer.sketches.codec.pack` of a ``join_block`` (the same bytes), each column given as parts
+    (bytes or contiguous arrays) written one after another, without joining each column first."""
+    lengths = [sum(memoryview(part).nbytes for part in parts) for parts in columns]
+    head = orjson.dumps({"kind": "join_block", "v": 2, "h": header, "b": lengths}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return b"".join([_LENGTH.pack(len(head)), head, *(part for parts in columns for part in parts)])
+
+
+def _unpack_views(data: bytes) -> tuple[dict[str, Any], list[memoryview]]:
+    """:func:`streamer.sketches.codec.unpack` of a ``join_block``, with the same checks, but its blobs as
+    views of ``data`` rather than copies."""
+    try:
+        (head_length,) = _LENGTH.unpack_from(data, 0)
+        head = orjson.loads(data[4 : 4 + head_length])
+    except (struct.error, orjson.JSONDecodeError) as exc:
+        raise StateFormatError("not a stored join_block") from exc
+    if not isinstance(head, dict) or not isinstance(head.get("b"), list) or not isinstance(head.get("h"), dict):
+        raise StateFormatError("not a stored join_block")
+    if head.get("kind") != "join_block" or head.get("v") != 2:
+        raise StateFormatError(f"stored {head.get('kind')} v{head.get('v')}, expected join_block v2")
+    lengths = head["b"]
+    if not all(type(n) is int and n >= 0 for n in lengths) or 4 + head_length + sum(lengths) != len(data):
+        raise StateFormatError("stored join_block is truncated or has trailing bytes")
+    view, blobs, offset = memoryview(data), [], 4 + head_length
+    for length in lengths:
+        blobs.append(view[offset : offset + length])
+        offset += length
+    return head["h"], blobs
+
+
+def contains(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Whether each wanted id is in ``ids``: a sort of ``ids`` and a search, cheaper than the argsort
+    :func:`find_ids` needs for positions.
+
+    >>> contains(np.array([5, 9, 2], dtype="<u8"), np.array([9, 4, 9], dtype="<u8")).tolist()
+    [True, False, True]
+    """
+    if not len(ids) or not len(wanted):
+        return np.zeros(len(wanted), dtype=bool)
+    ordered = np.sort(ids)
+    return ordered[np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)] == wanted  # type: ignore[no-any-return]
 
 
 def find_ids(ids: np.ndarray, wanted: np.ndarray) -> list[int]:
