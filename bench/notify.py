@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from bench.throughput import T0, Bench, Scenario, delay_summary, produce
+from bench.throughput import T0, Bench, Scenario, produce
 from streamer.broker import free_port, start_broker
 from tests.integration.receivers import HttpReceiver
 
@@ -114,13 +114,7 @@ def delivery_delay(bench: Bench, receiver: HttpReceiver, windows: int = 30) -> d
         finally:
             await producer.stop()
 
-    worker = bench.ready_worker(app, env)
-    try:
-        delays = asyncio.run(run())
-    finally:
-        worker.terminate()
-        worker.wait(30)
-    return delay_summary(delays)
+    return bench.delays_with_worker(app, env, run)
 
 
 def run(out: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +139,17 @@ class Bench:
             time.sleep(0.5)
         return worker
 
+    def delays_with_worker(self, app: str, env: dict[str, str],
+                           measure: Callable[[], Coroutine[Any, Any, list[float]]]) -> dict[str, float]:
+        """Run ``measure`` (a coroutine returning delays in seconds) against a ready worker; their summary."""
+        worker = self.ready_worker(app, env)
+        try:
+            delays = asyncio.run(measure())
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        return delay_summary(delays)
+
     def streamer(self, s: Scenario, topic: str, **settings: str) -> dict[str, Any]:
         app = f"w{uuid.uuid4().hex[:6]}"
         web_port = free_port()
@@ -245,13 +257,7 @@ def close_to_alert_delay(bench: Bench, windows: int = 40) -> dict[str, float]:
             await producer.stop()
             await consumer.stop()
 
-    worker = bench.ready_worker(app, env)
-    try:
-        delays = asyncio.run(run())
-    finally:
-        worker.terminate()
-        worker.wait(30)
-    return delay_summary(delays)
+    return bench.delays_with_worker(app, env, run)
 
 
 def delay_summary(delays: list[float]) -> dict[str, float]:
