@@ -16,7 +16,8 @@ from streamer.reference.profile import ReferenceProfile
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.decision import feature_status, model_status
-from streamer.stats.drift import categorical_drift, general_drift, numeric_drift
+from streamer.stats.drift import categorical_drift, general_drift
+from streamer.stats.drift_columns import numeric_drift_columns
 from streamer.stats.quality import quality_section
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.columns import CATEGORICAL, NUMERIC, Sketch
@@ -58,20 +59,23 @@ def compare_columns(
 ) -> tuple[dict[str, dict[str, Any]], str, float]:
     """Per-column drift metrics and status, then the family's status and drifted share."""
     metrics: dict[str, dict[str, Any]] = {}
+    numeric: dict[str, tuple[NumericSketch, NumericSketch, Any]] = {}
     for name, ref in reference.items():
         win = window.get(name)
         if win is None or win.count == 0:
             metrics[name] = {"kind": NUMERIC if isinstance(ref, NumericSketch) else CATEGORICAL, "count": 0}
         elif isinstance(ref, NumericSketch) and isinstance(win, NumericSketch):
             assert ref.edges is not None  # reference sketches always have bins
-            rebinned = win.rebinned(ref.edges)
-            metrics[name] = {"kind": NUMERIC, **numeric_drift(ref, rebinned, mlrun_edges[name]),
-                             "distribution": numeric_distribution(ref, rebinned, mlrun_edges[name])}
+            numeric[name] = (ref, win.rebinned(ref.edges), mlrun_edges[name])
+            metrics[name] = {}  # filled below, all numeric columns at once, in the reference's order
         elif isinstance(ref, CategoricalSketch) and isinstance(win, CategoricalSketch):
             metrics[name] = {"kind": CATEGORICAL, **categorical_drift(ref, win),
                              "distribution": categorical_distribution(ref, win)}
         else:
             metrics[name] = {**column_statistics(win), "type_mismatch": True}
+    for (name, (ref, win, edges)), drift in zip(numeric.items(), numeric_drift_columns(list(numeric.values())),
+                                                 strict=True):
+        metrics[name] = {"kind": NUMERIC, **drift, "distribution": numeric_distribution(ref, win, edges)}
     tested = [n for n, m in metrics.items() if m.get("count") and not m.get("type_mismatch")]
     statuses = {}
     for name, column in metrics.items():
