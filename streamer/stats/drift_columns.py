@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 from scipy.special import kolmogorov, rel_entr
@@ -47,10 +48,10 @@ def _coarse_index(reference: NumericSketch, mlrun_edges: np.ndarray) -> tuple[st
     # The reduceat index of the fine bins into MLRun's, checked once per reference (coarsen checks it).
     key = "coarse:" + np.asarray(mlrun_edges, dtype=np.float64).tobytes().hex()
     assert reference.edges is not None and reference.counts is not None
-    fine = reference.edges
+    fine, counts = reference.edges, reference.counts
 
     def index() -> np.ndarray:
-        coarsen(reference.counts, fine, mlrun_edges)  # raises on edges that are not a subset
+        coarsen(counts, fine, mlrun_edges)  # raises on edges that are not a subset
         return np.concatenate([[0], np.searchsorted(fine, np.asarray(mlrun_edges, dtype=np.float64)) + 1])
 
     return key, memoised(reference, "index:" + key, index)
@@ -174,8 +175,8 @@ def numeric_drift_columns(columns: Sequence[Column]) -> list[dict[str, float]]:
         ):
             raise SketchMismatchError("numeric drift needs reference and window sketches over the same edges")
         key, index = _coarse_index(reference, mlrun_edges)
-        coarse_r.append(memoised(reference, key, lambda c=ref_counts, i=index: np.add.reduceat(c, i)))
-        coarse_w.append(memoised(window, key, lambda c=win_counts, i=index: np.add.reduceat(c, i)))
+        coarse_r.append(memoised(reference, key, partial(np.add.reduceat, ref_counts, index)))
+        coarse_w.append(memoised(window, key, partial(np.add.reduceat, win_counts, index)))
         fine_rows_r.append(ref_counts)
         fine_rows_w.append(win_counts)
         edge_rows.append(reference.edges)
