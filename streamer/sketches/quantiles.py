@@ -23,6 +23,37 @@ import numpy as np
 from streamer.errors import SketchMismatchError, StateFormatError
 
 
+def _retained(data: bytes, n: int) -> np.ndarray | None:
+    """The retained ``(item, weight)`` rows of a serialised KLL doubles sketch, in the sketch's own order.
+
+    Reading the serialised form (DataSketches' KLL layout: an 8-byte preamble, then ``n``, ``min_k``
+    and the level count, the level offsets, min and max, and the items level by level; an item of
+    level ``h`` weighs ``2**h``) takes about a microsecond where iterating the sketch from Python
+    takes about a microsecond per item, and a window close reads every column's sketch. ``None`` for
+    a layout this does not know (the caller then iterates), or when the weights do not add up to ``n``.
+
+    >>> sketch = datasketches.kll_doubles_sketch(200)
+    >>> sketch.update(np.array([3.0, 1.0, 2.0]))
+    >>> _retained(bytes(sketch.serialize()), 3).tolist()  # the sketch keeps level 0 newest first
+    [[2.0, 1.0], [1.0, 1.0], [3.0, 1.0]]
+    """
+    if len(data) < 20 or data[0] != 5 or data[1] != 1 or data[2] != 15 or data[6] != 8:
+        return None
+    levels_count = data[18]
+    start = 20 + 4 * levels_count + 16
+    if levels_count < 1 or len(data) < start or (len(data) - start) % 8:
+        return None
+    levels = np.frombuffer(data, dtype="<u4", count=levels_count, offset=20).astype(np.int64)
+    items = np.frombuffer(data, dtype="<f8", offset=start)
+    sizes = np.diff(np.append(levels, levels[0] + len(items)))
+    if np.any(sizes < 0):
+        return None
+    weights = np.repeat(np.exp2(np.arange(levels_count, dtype=np.float64)), sizes)
+    if int(weights.sum()) != n or int.from_bytes(data[8:16], "little") != n:
+        return None
+    return np.column_stack([items, weights])
+
+
 class QuantileSketch:
     def __init__(self, k: int = 200) -> None:
         self.k = k
@@ -72,7 +103,9 @@ class QuantileSketch:
         if not self.n:
             return np.empty(0), np.empty(0)
         if self._items is None:  # iterating the sketch is slow; a reference's sketch never changes
-            pairs = np.array(list(self._kll), dtype=np.float64)
+            pairs = _retained(bytes(self._kll.serialize()), self.n)
+            if pairs is None:  # a layout not read below: ask the sketch item by item
+                pairs = np.array(list(self._kll), dtype=np.float64)
             order = np.argsort(pairs[:, 0], kind="stable")
             items, weights = pairs[order, 0], pairs[order, 1]
             items.setflags(write=False)

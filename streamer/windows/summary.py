@@ -16,7 +16,8 @@ from streamer.reference.profile import ReferenceProfile
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.decision import feature_status, model_status
-from streamer.stats.drift import categorical_drift, general_drift, numeric_drift
+from streamer.stats.drift import categorical_drift, general_drift
+from streamer.stats.drift_columns import Column, numeric_drift_columns
 from streamer.stats.quality import quality_section
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.columns import CATEGORICAL, NUMERIC, Sketch
@@ -52,21 +53,40 @@ def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
     return {k: (_finite(float(v)) if isinstance(v, float) else v) for k, v in metrics.items()}
 
 
+def numeric_columns(
+    window: Mapping[str, Sketch], reference: Mapping[str, Sketch], mlrun_edges: Mapping[str, Any],
+) -> dict[str, Column]:
+    """The numeric columns to compare: (reference, window over the reference's bins, MLRun edges)."""
+    columns = {}
+    for name, ref in reference.items():
+        win = window.get(name)
+        if isinstance(ref, NumericSketch) and isinstance(win, NumericSketch) and win.count:
+            assert ref.edges is not None  # reference sketches always have bins
+            columns[name] = (ref, win.rebinned(ref.edges), mlrun_edges[name])
+    return columns
+
+
 def compare_columns(
     window: Mapping[str, Sketch], reference: Mapping[str, Sketch], mlrun_edges: Mapping[str, Any],
-    policy: DriftPolicy,
+    policy: DriftPolicy, numeric: Mapping[str, tuple[Column, dict[str, float]]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], str, float]:
-    """Per-column drift metrics and status, then the family's status and drifted share."""
+    """Per-column drift metrics and status, then the family's status and drifted share.
+
+    ``numeric``: the numeric columns (:func:`numeric_columns`) with their metrics when the caller has
+    computed them already, for several families in one :func:`numeric_drift_columns` call.
+    """
+    if numeric is None:
+        columns = numeric_columns(window, reference, mlrun_edges)
+        numeric = dict(zip(columns, zip(columns.values(), numeric_drift_columns(list(columns.values())),
+                                        strict=True), strict=True))
     metrics: dict[str, dict[str, Any]] = {}
     for name, ref in reference.items():
         win = window.get(name)
         if win is None or win.count == 0:
             metrics[name] = {"kind": NUMERIC if isinstance(ref, NumericSketch) else CATEGORICAL, "count": 0}
-        elif isinstance(ref, NumericSketch) and isinstance(win, NumericSketch):
-            assert ref.edges is not None  # reference sketches always have bins
-            rebinned = win.rebinned(ref.edges)
-            metrics[name] = {"kind": NUMERIC, **numeric_drift(ref, rebinned, mlrun_edges[name]),
-                             "distribution": numeric_distribution(ref, rebinned, mlrun_edges[name])}
+        elif name in numeric:
+            (ref, win, edges), drift = numeric[name]
+            metrics[name] = {"kind": NUMERIC, **drift, "distribution": numeric_distribution(ref, win, edges)}
         elif isinstance(ref, CategoricalSketch) and isinstance(win, CategoricalSketch):
             metrics[name] = {"kind": CATEGORICAL, **categorical_drift(ref, win),
                              "distribution": categorical_distribution(ref, win)}
@@ -108,9 +128,16 @@ def summarize(
         summary["outputs"] = {n: column_statistics(s) for n, s in window.outputs.items()}
         summary["drift"] = None
         return summary
+    # Features' and outputs' numeric metrics in one call: a close's statistics are array operations.
+    numeric_features = numeric_columns(window.features, reference.features, reference.mlrun_edges)
+    numeric_outputs = numeric_columns(window.outputs, reference.outputs, reference.mlrun_edges)
+    columns = {**{("f", n): c for n, c in numeric_features.items()}, **{("o", n): c for n, c in numeric_outputs.items()}}
+    drift = dict(zip(columns, zip(columns.values(), numeric_drift_columns(list(columns.values())), strict=True),
+                     strict=True))
     features, data_status, drifted_share = compare_columns(
-        window.features, reference.features, reference.mlrun_edges, policy)
-    outputs, prediction_status, _ = compare_columns(window.outputs, reference.outputs, reference.mlrun_edges, policy)
+        window.features, reference.features, reference.mlrun_edges, policy, {n: drift["f", n] for n in numeric_features})
+    outputs, prediction_status, _ = compare_columns(window.outputs, reference.outputs, reference.mlrun_edges, policy,
+                                                    {n: drift["o", n] for n in numeric_outputs})
     for name, sketch in window.features.items():
         if name not in features:
             features[name] = {**column_statistics(sketch), "status": "ok", "unexpected": True}
