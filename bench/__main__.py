@@ -2,7 +2,7 @@
 
 ``--json PATH`` (default ``bench/results/latest.json``) sets where the results go, so runs can be
 compared; ``--only NAME`` (repeatable) runs one part: detection, operations, throughput, faust-settings,
-ground-truth, pending-cost, replicas, hot-models, notify, web, single-events or models.
+ground-truth, pending-cost, replicas, membership, hot-models, notify, web, single-events or models.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from bench import (
 
 PARTS = {"throughput": throughput.run, "detection": detection.run, "operations": operations.run,
          "faust-settings": faust_settings.run, "ground-truth": ground_truth.run, "pending-cost": pending_cost.run,
-         "replicas": replicas.run, "hot-models": hot_models.run, "notify": notify.run, "web": web_api.run,
+         "replicas": replicas.run, "membership": replicas.run_membership,
+         "hot-models": hot_models.run, "notify": notify.run, "web": web_api.run,
          "single-events": single_events.run, "models": models.run}
 
 

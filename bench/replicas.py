@@ -4,7 +4,9 @@
 - stop: time from SIGTERM (or SIGKILL) of one of three replicas until the two left are ready again;
 - recovery: time to ready of a replica on an empty data dir, for an app whose changelog holds about
   100,000 records, beside the same for an app with an empty changelog (the group join alone);
-- memory: a worker's RSS with 1,000 models of 20 features (and what it was idle).
+- memory: a worker's RSS with 1,000 models of 20 features (and what it was idle);
+- part ``membership``: for 1, 2 and 3 replicas, with and without a stable ``STREAMER_INSTANCE_ID``
+  per replica, SIGTERM one replica and restart it at once on the same disk.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ class Replicas:
         self.bench, self.app, self.topic, self.settings = bench, app, topic, settings
         self.running: list[tuple[subprocess.Popen[bytes], str]] = []
 
-    def start(self) -> str:
+    def start(self, name: str = "", **extra: str) -> str:
+        """Start a replica; the same ``name`` again reuses its data dir (a restart on the same disk)."""
         web_port = free_port()
         log = open(os.path.join(self.bench.workdir, f"{self.app}-{web_port}.log"), "wb")  # noqa: SIM115
+        data_dir = os.path.join(self.bench.workdir, f"{self.app}-{name or uuid.uuid4().hex[:4]}")
         worker = subprocess.Popen(
             [sys.executable, "-m", "streamer.cli.main", "worker", "--web-port", str(web_port), "--data-dir",
-             os.path.join(self.bench.workdir, f"{self.app}-{uuid.uuid4().hex[:4]}"), "--loglevel", "warning"],
-            env=self.bench.env(self.app, self.topic, **self.settings), stdout=log, stderr=subprocess.STDOUT)
+             data_dir, "--loglevel", "warning"],
+            env=self.bench.env(self.app, self.topic, **self.settings, **extra), stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{web_port}"
         self.running.append((worker, url))
         return url
@@ -93,6 +97,64 @@ def membership(bench: Bench) -> dict[str, float]:
     finally:
         replicas.stop_all()
     return found
+
+
+def restart(bench: Bench, n: int, static: bool, timeout_s: float = 150) -> tuple[float, bool]:
+    """SIGTERM the last of ``n`` replicas and restart it at once on the same disk (and the same
+    ``STREAMER_INSTANCE_ID`` when ``static``): seconds until every replica is ready again, and whether
+    another replica went not ready meanwhile (a rebalance reached it)."""
+    replicas = Replicas(bench, f"s{uuid.uuid4().hex[:6]}", bench.backlog(Scenario("empty", 0, 1, 1, 1)))
+    ids = {i: ({"STREAMER_INSTANCE_ID": f"replica-{i}"} if static else {}) for i in range(n)}
+    try:
+        for i in range(n):
+            replicas.start(f"r{i}", **ids[i])
+        replicas.all_ready()
+        time.sleep(3.0)  # let the group settle after the last join
+        stopped_at = time.monotonic()
+        replicas.stop(signal.SIGTERM)
+        replicas.start(f"r{n - 1}", **ids[n - 1])
+        others = [url for _, url in replicas.running[:-1]]
+        dipped, seen_ready_at = False, 0.0
+        while time.monotonic() - stopped_at < timeout_s:
+            states = [ready(url) for _, url in replicas.running]
+            dipped = dipped or not all(states[:len(others)])
+            if all(states):
+                seen_ready_at = seen_ready_at or time.monotonic()
+                if time.monotonic() - seen_ready_at >= 1.0:  # ready for a second: not a rebalance starting
+                    return seen_ready_at - stopped_at, dipped
+            else:
+                seen_ready_at = 0.0
+            time.sleep(0.2)
+        return float("nan"), dipped
+    finally:
+        replicas.stop_all()
+
+
+def static_membership(bench: Bench) -> dict[str, dict[str, float | bool]]:
+    found: dict[str, dict[str, float | bool]] = {}
+    for n in (1, 2, 3):
+        for static in (False, True):
+            seconds, dipped = restart(bench, n, static)
+            found[f"{n} replicas, {'static' if static else 'dynamic'}"] = {"ready_s": seconds, "others_dipped": dipped}
+    return found
+
+
+def run_membership(out: dict[str, Any]) -> str:
+    """Part ``membership``: SIGTERM and an immediate restart on the same disk, with and without static membership."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        broker = start_broker(port, os.path.join(workdir, "broker.log"))
+        try:
+            result = static_membership(Bench(port, workdir))
+        finally:
+            broker.terminate()
+            broker.wait(10)
+    out["membership"] = result
+    lines = ["Membership (embedded broker; SIGTERM of one replica, restarted at once on the same disk;",
+             "seconds until every replica is ready again, and whether another replica went not ready)"]
+    lines += [f"  {name:24} {r['ready_s']:6.1f} s   others dipped: {'yes' if r['others_dipped'] else 'no'}"
+              for name, r in result.items()]
+    return "\n".join(lines)
 
 
 def changelog_backlog(bench: Bench, topic: str, app: str) -> int:
