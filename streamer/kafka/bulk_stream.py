@@ -64,25 +64,32 @@ async def drain(stream: Any, max_events: int, within_seconds: float) -> AsyncIte
     queue = stream.channel.queue
     acking_topics = app.topics._acking_topics  # noqa: SLF001  (what Faust's iterator checks)
     await stream.maybe_start()
-    while not stream.should_stop:
-        batch: list[Any] = []
-        first = await queue.get()
-        deadline = time.monotonic() + within_seconds
-        _take(first, batch, app, consumer, acking_topics)
-        while len(batch) < max_events:
-            if queue.empty():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                await asyncio.sleep(min(remaining, POLL_SECONDS))
+    try:
+        while not stream.should_stop:
+            batch: list[Any] = []
+            first = await queue.get()
+            deadline = time.monotonic() + within_seconds
+            _take(first, batch, app, consumer, acking_topics)
+            while len(batch) < max_events:
+                if queue.empty():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    await asyncio.sleep(min(remaining, POLL_SECONDS))
+                    continue
+                _take(queue.get_nowait(), batch, app, consumer, acking_topics)
+            if not batch:
                 continue
-            _take(queue.get_nowait(), batch, app, consumer, acking_topics)
-        if not batch:
-            continue
-        yield batch
-        # Reached only when the caller asks for the next batch: this one is applied.
-        for event in batch:
-            event.ack()
+            yield batch
+            # Reached only when the caller asks for the next batch: this one is applied.
+            for event in batch:
+                event.ack()
+    except StopAsyncIteration:
+        # Faust stops an agent's actor by throwing StopAsyncIteration into its channel queue; an async
+        # generator must not let it out (CPython turns it into a RuntimeError): end, as Faust's iterator does.
+        return
+    finally:
+        stream._channel_stop_iteration(stream.channel)  # noqa: SLF001  (what Faust's iterator does on its way out)
 
 
 def _take(item: Any, batch: list[Any], app: Any, consumer: Any, acking_topics: Any) -> None:

@@ -92,6 +92,22 @@ def test_a_batch_whose_processing_raises_is_never_acked() -> None:
     asyncio.run(go())
 
 
+def test_an_actor_stopped_by_faust_ends_the_batches_after_acking_the_applied_one() -> None:
+    """Faust stops an agent's actor by throwing StopAsyncIteration into its channel queue (Actor.cancel)."""
+    async def go() -> None:
+        stream = new_stream()
+        deliver(stream, range(0, 2))
+        batches = []
+        stream.channel._throw(StopAsyncIteration())
+        async for batch in bulk_stream.drain(stream, 10, 0.01):  # no RuntimeError: the iteration just ends
+            batches.append([e.message.offset for e in batch])
+            stream.channel._throw(StopAsyncIteration())
+        assert batches in ([], [[0, 1]])
+        if batches:
+            assert committable(stream) == 1  # the applied batch is acked on the way out
+    asyncio.run(go())
+
+
 def test_events_fetched_before_a_rebalance_are_dropped_unacked() -> None:
     async def go() -> None:
         stream = new_stream()
