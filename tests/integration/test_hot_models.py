@@ -41,8 +41,10 @@ def windows_of(url: str, model: str) -> list[dict]:
 
 def test_a_hot_model_sharded_over_two_replicas_counts_exactly_and_alerts_like_one_model(
         broker: Broker, tmp_path: Path) -> None:
+    # The replica restarted on an empty disk rejoins, recovers its tables and reads its backlog before its
+    # shards report: a longer merge wait than the default 60 s, since this test checks exact counts, not the wait.
     dep = new_deployment(broker, tmp_path, STREAMER_HOT_MODELS="hot:4", STREAMER_SESSION_TIMEOUT_SECONDS="10",
-                         STREAMER_IDLE_CLOSE_SECONDS="6")
+                         STREAMER_IDLE_CLOSE_SECONDS="6", STREAMER_HOT_MODEL_WAIT_SECONDS="120")
     try:
         first = [dep.launch_worker(f"disk-{r}") for r in "ab"]
         for _, url in first:
@@ -62,7 +64,7 @@ def test_a_hot_model_sharded_over_two_replicas_counts_exactly_and_alerts_like_on
         first[1][0].wait(10)
         dep.start_worker("disk-c")  # and comes back on an empty disk: state from the changelogs
         dep.produce("STREAMER_TOPIC_PREDICTIONS", events(range(WINDOWS // 2, WINDOWS)))
-        wait_until(lambda: all(len(windows_of(url, m)) == WINDOWS for m in MODELS), 150, "every window closed")
+        wait_until(lambda: all(len(windows_of(url, m)) == WINDOWS for m in MODELS), 200, "every window closed")
 
         hot, plain = windows_of(url, "hot"), windows_of(url, "plain")
         assert [w["events"] for w in hot] == [PER_WINDOW] * WINDOWS  # exact: no row lost or counted twice
