@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from streamer.alerts.compose import open_alerts, window_alerts, worst_status
+from streamer.alerts.compose import window_alerts
 from streamer.alerts.missing import check_return, check_silence
 from streamer.alerts.rules import Alert
 from streamer.batch import Effects, Inbound, Outbound, PipelineCounters, Plan, StateWrite, state_key
@@ -38,6 +38,7 @@ from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, W
 from streamer.windows.open_summaries import OpenWindowSummaries
 from streamer.windows.positions import LogPositions
 from streamer.windows.resident import evictable, next_tick_s
+from streamer.windows.status import model_status
 from streamer.windows.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,8 @@ class Pipeline:
         changed = (events_total, late_events) != (state.events_total, state.late_events)
         if closed or (changed and now_s - sent_s >= STATUS_INTERVAL_SECONDS) or now_s - sent_s >= STATUS_HEARTBEAT_SECONDS:
             self._status_sent[key] = (now_s, state.events_total, state.late_events)
-            status = self.status(state, now_s, self._open_window_summaries(key, state, now_s))
+            status = model_status(state, self._reference_for(state)[1], now_s,
+                                  self._open_window_summaries(key, state, now_s))
             effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
 
     def _open_starts(self, model: str, version: str) -> set[float]:
@@ -395,21 +397,3 @@ class Pipeline:
                     **self.ground_truth.window_sections(state.model, state.version, start),
                     "computed_at": format_timestamp(now_s)}
         return self._open_summaries.summaries(key, state.model, state.version, state.open_windows, now_s, full)
-
-    def status(self, state: ModelState, now_s: float, open_windows: list[dict[str, Any]]) -> dict[str, Any]:
-        _, source = self._reference_for(state)
-        status = state.last_status
-        if source == "collecting":
-            status = "baseline"
-        elif status == "baseline":
-            status = "ok"  # the baseline is complete; the next window closes with a real status
-        status = "no_data" if state.missing_alert_id else worst_status(status, (a["kind"] for a in open_alerts(state)))
-        return {
-            "model": state.model, "version": state.version, "status": status,
-            "events_total": state.events_total, "late_events": state.late_events,
-            "last_window_end": format_timestamp(state.last_window_end_s) if state.last_window_end_s else None,
-            "last_event_at": format_timestamp(state.watermark_s) if math.isfinite(state.watermark_s) else None,
-            "reference": source, "baseline_windows": state.baseline_windows,
-            "open_windows": open_windows, "updated_at": format_timestamp(now_s), "updated_at_s": now_s,
-            "active_alerts": open_alerts(state),
-        }
