@@ -136,6 +136,16 @@ class Worker:
             time.sleep(0.05)
         return time.monotonic() - started
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds the worker spent per micro-batch stage (plan, settle, apply, send), from /metrics."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=60) as response:
+            text = response.read().decode()
+        found = {}
+        for line in text.splitlines():
+            if line.startswith("streamer_batch_stage_seconds_total{"):
+                found[line.split('stage="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+        return found
+
     def memory(self) -> dict[str, Any]:
         assert self.process is not None
         return {"rss_bytes": rss_bytes(self.process.pid), "rocksdb_bytes": dir_bytes(self.data_dir),
@@ -171,6 +181,7 @@ async def close_burst(port: int, worker: Worker, r: Replay) -> dict[str, Any]:
     try:
         await consumer.getmany(timeout_ms=500)  # positions at the end before the burst
         closing = closing_messages(r)
+        stages_before = worker.stage_seconds()
         sent_s = time.time()
         await produce(port, worker.topic, closing)
         summaries, alerts, last_ms = 0, 0, 0
@@ -188,7 +199,9 @@ async def close_burst(port: int, worker: Worker, r: Replay) -> dict[str, Any]:
             for record in records:
                 alerts += not tp.topic.endswith("-windows")
                 last_ms = max(last_ms, record.timestamp)
-        return {"models": r.models, "summaries": summaries, "alerts": alerts, "seconds": last_ms / 1000 - sent_s}
+        stages = {k: v - stages_before.get(k, 0.0) for k, v in worker.stage_seconds().items()}
+        return {"models": r.models, "summaries": summaries, "alerts": alerts, "seconds": last_ms / 1000 - sent_s,
+                "stage_seconds": stages}
     finally:
         await consumer.stop()
 
@@ -252,6 +265,9 @@ def render(result: dict[str, Any]) -> str:
     if burst:
         lines.append(f"Burst: {burst['models']} models' windows closing together: {burst['summaries']} summaries and "
                      f"{burst['alerts']} alerts out {burst['seconds']:.2f} s after the first closing row was produced")
+        stages = burst.get("stage_seconds") or {}
+        lines.append("       the worker's micro-batches meanwhile: " + ", ".join(
+            f"{stage} {seconds:.2f} s" for stage, seconds in stages.items()))
     lines += ["", "Memory per model (20 features, two windows each, then silent)"]
     for row in result["memory"]:
         n = row["models"]

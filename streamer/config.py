@@ -52,6 +52,9 @@ class DriftPolicy:
     min_effect_categorical: float = 0.02
     # The model is flagged when at least this many features are flagged.
     min_drifted_features: int = 1
+    # Also report ``wasserstein_norm``, the distance between the KLL quantile sketches. It decides
+    # nothing (the rule uses the bin counts) and took a fifth of a window close, so it is off by default.
+    sketch_wasserstein: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha_detected <= self.alpha_suspected < 1:
@@ -225,6 +228,10 @@ _MODEL_KEYS = {"drift", "ground_truth", "channels", "alerting"}
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     integer = "int" in kind_name and "float" not in kind_name
+    if kind_name == "bool":
+        if isinstance(raw, bool) or str(raw).lower() in ("true", "false", "1", "0", "yes", "no"):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
+        raise ConfigError(f"{name}: expected true or false, got {raw!r}")
     if (integer or "float" in kind_name) and not isinstance(raw, bool):
         try:
             number = float(raw)

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from streamer.alerts.compose import window_alerts
 from streamer.alerts.missing import check_return, check_silence
 from streamer.alerts.rules import Alert
 from streamer.batch import Effects, Inbound, Outbound, PipelineCounters, Plan, StateWrite, state_key
@@ -28,11 +27,10 @@ from streamer.events.single import decode_singles
 from streamer.events.timestamps import format_timestamp
 from streamer.kafka.topics import partition_for_key
 from streamer.labels.stage import GroundTruth
-from streamer.reference.profile import ReferenceProfile
 from streamer.reference.registry import ReferenceRegistry
 from streamer.windows import shards
-from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.catch_up import CatchUp, idle_for_s
+from streamer.windows.closing import WindowCloser
 from streamer.windows.merge import MergeStage
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 from streamer.windows.open_summaries import OpenWindowSummaries
@@ -78,12 +76,13 @@ class Pipeline:
         self._indexes: dict[int, list[bytes]] = {}  # write-through cache of partition_models
         self._status_sent: dict[bytes, tuple[float, int, int]] = {}  # time, events_total, late_events
         self._open_summaries = OpenWindowSummaries(OPEN_WINDOW_REFRESH_SECONDS, OPEN_WINDOW_TIME_SHARE)
-        self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
         self.positions = LogPositions(settings.topic_predictions, self._state, self.counters)
         self.ground_truth = GroundTruth(settings, registry, load)  # labels, performance, concept drift
         self.hot = shards.HotModels(shards.parse_hot_models(settings.hot_models), settings.partitions)  # README "Hot models"
         self.merges = MergeStage(self.hot, settings.hot_model_wait_seconds, load)
         self.catch_up = CatchUp()  # no idle close nor silence while reading a backlog; fed by the topology
+        self.closer = WindowCloser(settings, registry, self.rules, self.ground_truth, self.merges, self.counters,
+                                   self._emit)  # summaries, baselines and alerts of a batch's closes, together
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -101,7 +100,7 @@ class Pipeline:
         self._states.clear()
         self._tick_due_s.clear()
         self._status_sent.clear()
-        self._baselines.clear()
+        self.closer.forget()
         self._indexes.clear()
         self._open_summaries.clear()
 
@@ -197,6 +196,7 @@ class Pipeline:
         now_s, effects = plan.now_s, plan.effects
         for (partition, key), items in plan.groups.items():
             self._apply(partition, key, items, now_s, effects)
+        self._finish_closes(now_s, effects)
         self.ground_truth.on_labels(plan.labels, now_s, effects, self._open_starts)
         self.merges.on_partials(plan.partials, self, now_s, effects)
         for partition, tick in plan.ticks.items():
@@ -216,6 +216,7 @@ class Pipeline:
                 self._close_due(partition, key, state, tick, now_s, effects, write=silence is not None)
             for model in {key.split(b"\x1f", 1)[0].decode() for key in self._index(partition)}:
                 self.ground_truth.sweep(model, tick.handle, effects)  # pending rows no row touches still expire
+        self._finish_closes(now_s, effects)
         self.ground_truth.flush(effects)  # each touched join block written once per micro-batch
         self._evict_idle()
         return effects
@@ -228,7 +229,7 @@ class Pipeline:
             if state is not None and evictable(state) and self.hot.count(state.model) == 1:
                 del self._states[key]
                 self._status_sent.pop(key, None)
-                self._baselines.pop(key, None)
+                self.closer.drop(key)
                 self._open_summaries.drop(key)
                 self._tick_due_s[key] = next_tick_s(state, idle_close_seconds=self.rules.idle_close_seconds,
                                                     missing_after_seconds=self.settings.missing_after_seconds)
@@ -257,6 +258,10 @@ class Pipeline:
         effects.messages.append(Outbound(self.settings.topic_dead_letters, record.key, dead_letter(
             reason, record.topic, record.partition, record.offset, record.value, now_s)))
 
+    def _emit(self, state: ModelState, alert: Alert, effects: Effects) -> None:
+        self.counters.alerts += 1
+        effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
+
     def _feature_names(self, model: str, version: str) -> list[str] | None:
         profile = self.registry.lookup(model, version)
         return list(profile.features) if profile else None
@@ -278,7 +283,7 @@ class Pipeline:
             returned = check_return(state, now_s)
             if returned is not None:
                 self._emit(state, returned, effects)
-            reference = self.registry.lookup(fresh.model, fresh.version) or self._baseline(state)
+            reference = self.registry.lookup(fresh.model, fresh.version) or self.closer.baseline(state)
             late = state.ingest(fresh, reference.layout() if reference else EMPTY_LAYOUT, self.rules, now_s)
             self.counters.rows_accepted += len(fresh) - late
             self.counters.rows_late += late
@@ -298,7 +303,9 @@ class Pipeline:
 
     def close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
                   effects: Effects) -> None:
+        # At once: the merge stage's next partial of this model must see this close (windows/merge.py).
         self._close_due(partition, key, state, event, now_s, effects, write=True)
+        self._finish_closes(now_s, effects)
 
     def _close_due(self, partition: int, key: bytes, state: ModelState, event: Inbound, now_s: float,
                    effects: Effects, write: bool) -> None:
@@ -309,89 +316,40 @@ class Pipeline:
                 effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
             return
         if self.hot.count(state.model) > 1:
-            reference = self._reference_for(state)[0]
+            reference = self.closer.reference_for(state)[0]
             closed += self.merges.ready(key, state, reference.layout() if reference else None, now_s, effects,
                                         event.handle)
-        for window in closed:
-            self._close(key, state, window, now_s, effects)
+        if closed:  # closed with the batch's other closes, then written and reported (_finish_closes)
+            self.closer.queue(key, state, closed, event.handle)
+        else:
+            self._after_closes(key, state, event.handle, now_s, effects, closed=False, write=write)
+
+    def _finish_closes(self, now_s: float, effects: Effects) -> None:
+        for key, state, handle in self.closer.flush(now_s, effects):
+            self._after_closes(key, state, handle, now_s, effects, closed=True, write=True)
+
+    def _after_closes(self, key: bytes, state: ModelState, handle: Any, now_s: float, effects: Effects, *,
+                      closed: bool, write: bool) -> None:
+        """The model's state write and, when due, its status."""
         if closed or write:
-            effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
+            effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), handle))
         sent_s, events_total, late_events = self._status_sent.get(key, (-math.inf, -1, -1))
         changed = (events_total, late_events) != (state.events_total, state.late_events)
         if closed or (changed and now_s - sent_s >= STATUS_INTERVAL_SECONDS) or now_s - sent_s >= STATUS_HEARTBEAT_SECONDS:
             self._status_sent[key] = (now_s, state.events_total, state.late_events)
-            status = model_status(state, self._reference_for(state)[1], now_s,
+            status = model_status(state, self.closer.reference_for(state)[1], now_s,
                                   self._open_window_summaries(key, state, now_s))
             effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
 
     def _open_starts(self, model: str, version: str) -> set[float]:
         return set(self._state(state_key(model, version), model, version).open_windows)
 
-    # -- window close --------------------------------------------------------------------------
-
-    def _baseline(self, state: ModelState) -> ReferenceProfile | None:
-        document = state.baseline_profile_json
-        if document is None:
-            return None
-        key = state_key(state.model, state.version)
-        cached = self._baselines.get(key)
-        if cached is None or cached[0] is not document:
-            cached = self._baselines[key] = (document, ReferenceProfile.from_json(document))
-        return cached[1]
-
-    def _reference_for(self, state: ModelState) -> tuple[ReferenceProfile | None, str]:
-        registered = self.registry.lookup(state.model, state.version)
-        if registered is not None:
-            return registered, "registered"
-        baseline = self._baseline(state)
-        return (baseline, "baseline") if baseline is not None else (None, "collecting")
-
-    def _close(self, key: bytes, state: ModelState, window: WindowAccumulator, now_s: float,
-               effects: Effects) -> None:
-        reference, source = self._reference_for(state)
-        closed_by = "watermark" if window.end_s + self.rules.allowed_lateness_seconds <= state.watermark_s else "idle"
-        summary = summarize(window, reference, self.settings.drift_policy(state.model), model=state.model,
-                            version=state.version, reference_source=source, closed_by=closed_by)
-        summary.update(self.ground_truth.window_sections(state.model, state.version, window.start_s))
-        summary.update(self.merges.section(key, window.start_s))
-        if reference is None and window.rows:
-            self._collect_baseline(state, window, now_s)
-            summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
-        full = closed_by == "watermark" and state.last_window_end_s == window.start_s
-        alerts = window_alerts(state, summary, window, full=full, settings=self.settings, now_s=now_s)
-        state.last_status = summary["status"]
-        state.last_window_end_s = window.end_s
-        self.counters.windows_closed += 1
-        self.counters.features_dropped += window.dropped_features
-        effects.messages.append(Outbound(self.settings.topic_windows, key, orjson.dumps(summary)))
-        for alert in alerts:
-            self._emit(state, alert, effects)
-
-    def _emit(self, state: ModelState, alert: Alert, effects: Effects) -> None:
-        self.counters.alerts += 1
-        effects.messages.append(Outbound(self.settings.topic_alerts, state.model.encode(), orjson.dumps(alert)))
-
-    def _collect_baseline(self, state: ModelState, window: WindowAccumulator, now_s: float) -> None:
-        if state.baseline is None:
-            state.baseline = WindowAccumulator.from_bytes(window.to_bytes())
-        else:
-            state.baseline.merge(window)
-        state.baseline_windows += 1
-        if state.baseline_windows >= self.settings.baseline_windows:
-            source = (f"baseline: {state.baseline_windows} window(s) from "
-                      f"{format_timestamp(state.baseline.start_s)} to {format_timestamp(state.baseline.end_s)}")
-            profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source)
-            state.baseline_profile_json = profile.to_json()
-            state.baseline = None
-            for open_window in state.open_windows.values():
-                open_window.adopt_bins(profile.layout())
-
     # -- status --------------------------------------------------------------------------------
 
     def _open_window_summaries(self, key: bytes, state: ModelState, now_s: float) -> list[dict[str, Any]]:
         """Summaries of the open windows, full ones within the refresh budget (streamer.windows.open_summaries)."""
         def full(start: float) -> dict[str, Any]:
-            reference, source = self._reference_for(state)
+            reference, source = self.closer.reference_for(state)
             return {**summarize(state.open_windows[start], reference, self.settings.drift_policy(state.model),
                                 model=state.model, version=state.version, reference_source=source, closed_by=None),
                     **self.ground_truth.window_sections(state.model, state.version, start),

@@ -129,7 +129,7 @@ class ReferenceProfile:
 
     # -- JSON form -----------------------------------------------------------------------------
 
-    def _column_json(self, name: str, sketch: Sketch) -> dict[str, Any]:
+    def _column_json(self, name: str, sketch: Sketch, quantile_sketch: bool) -> dict[str, Any]:
         if isinstance(sketch, CategoricalSketch):
             return {"kind": CATEGORICAL, "count": sketch.count, "missing": sketch.missing,
                     "counts": sketch.counts, "other": sketch.other}
@@ -141,20 +141,23 @@ class ReferenceProfile:
                 SUMMARY_QUANTILES, sketch.quantiles.quantiles(SUMMARY_QUANTILES).tolist(), strict=True)}
             if sketch.count else {},
             "edges": sketch.edges, "mlrun_edges": self.mlrun_edges[name], "counts": sketch.counts,
-            "quantile_sketch": base64.b64encode(sketch.quantiles.to_bytes()).decode(),
+            **({"quantile_sketch": base64.b64encode(sketch.quantiles.to_bytes()).decode()} if quantile_sketch else {}),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, quantile_sketches: bool = True) -> dict[str, Any]:
+        """The JSON form; ``quantile_sketches=False`` leaves the KLL sketches out (about 80% of the bytes)."""
         return {
             "format": FORMAT, "model": self.model, "version": self.version, "rows": self.rows,
             "created_at": format_timestamp(self.created_at_s), "source": self.source,
-            "features": {n: self._column_json(n, s) for n, s in self.features.items()},
-            "outputs": {n: self._column_json(n, s) for n, s in self.outputs.items()},
+            "features": {n: self._column_json(n, s, quantile_sketches) for n, s in self.features.items()},
+            "outputs": {n: self._column_json(n, s, quantile_sketches) for n, s in self.outputs.items()},
             **({"ground_truth": self.ground_truth} if self.ground_truth is not None else {}),
         }
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2)
+    def to_json(self, *, compact: bool = False, quantile_sketches: bool = True) -> bytes:
+        """The profile file's bytes; ``compact`` (no indentation) and without sketches for the state's own baseline."""
+        indent = 0 if compact else orjson.OPT_INDENT_2
+        return orjson.dumps(self.to_dict(quantile_sketches), option=orjson.OPT_SERIALIZE_NUMPY | indent)
 
     @classmethod
     def from_json(cls, data: bytes | str | Mapping[str, Any]) -> ReferenceProfile:
@@ -202,9 +205,22 @@ def _count(name: str, value: Any) -> int:
 
 def _numbers(name: str, values: Any) -> list[float]:
     """JSON numbers (not booleans, not text), as floats."""
-    if not isinstance(values, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if not isinstance(values, list) or not all(
+            type(v) in _PLAIN_NUMBERS or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values):
         raise ReferenceProfileError(f"column {name!r}: expected numbers")
     return [float(v) for v in values]
+
+
+_PLAIN_NUMBERS = (float, int)  # what orjson parses numbers to: checked first, as the common case
+
+
+def _counts(name: str, values: Any) -> np.ndarray:
+    """Bin counts as ``_count`` checks each, at array speed for plain JSON integers."""
+    if isinstance(values, list) and all(type(v) is int for v in values):
+        counts = np.asarray(values, dtype=np.int64)  # OverflowError beyond int64: a malformed profile
+        if not len(counts) or counts.min() >= 0:
+            return counts
+    return np.asarray([_count(name, c) for c in values], dtype=np.int64)
 
 
 def _column_from_json(name: str, column: Mapping[str, Any], mlrun_edges: dict[str, np.ndarray]) -> Sketch:
@@ -220,7 +236,7 @@ def _column_from_json(name: str, column: Mapping[str, Any], mlrun_edges: dict[st
     if column["kind"] != NUMERIC:
         raise ReferenceProfileError(f"column {name!r}: kind must be 'numeric' or 'categorical'")
     edges = np.asarray(_numbers(name, column["edges"]), dtype=np.float64)
-    bin_counts = np.asarray([_count(name, c) for c in column["counts"]], dtype=np.int64)
+    bin_counts = _counts(name, column["counts"])
     if len(edges) < 2 or np.any(np.diff(edges) <= 0) or len(bin_counts) != len(edges) + 1:
         raise ReferenceProfileError(f"column {name!r}: edges must increase and counts have len(edges)+1 entries")
     sketch = NumericSketch(edges)
@@ -233,7 +249,7 @@ def _column_from_json(name: str, column: Mapping[str, Any], mlrun_edges: dict[st
         sketch.quantiles = QuantileSketch.from_bytes(base64.b64decode(column["quantile_sketch"]))
     coarse = np.asarray(_numbers(name, column.get("mlrun_edges", list(edges))), dtype=np.float64)
     if (len(coarse) < 2 or np.any(np.diff(coarse) <= 0) or coarse[0] != edges[0] or coarse[-1] != edges[-1]
-            or not np.all(np.isin(coarse, edges))):
+            or not np.array_equal(edges[np.minimum(np.searchsorted(edges, coarse), len(edges) - 1)], coarse)):
         raise ReferenceProfileError(f"column {name!r}: mlrun_edges must increase and be a subset of edges "
                                     "sharing their first and last value")
     mlrun_edges[name] = coarse

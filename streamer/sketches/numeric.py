@@ -103,17 +103,22 @@ class NumericSketch:
         if self.edges is not None and np.array_equal(self.edges, edges):
             return self
         copy = NumericSketch.from_bytes(self.to_bytes())
-        copy.edges = np.asarray(edges, dtype=np.float64)
+        copy.adopt_edges(edges)
+        return copy
+
+    def adopt_edges(self, edges: np.ndarray) -> None:
+        """Bin this sketch over ``edges``, its counts so far from the quantile sketch (:meth:`rebinned` in place)."""
+        self.memo.clear()
+        self.edges = np.asarray(edges, dtype=np.float64)
         if self.count:
             items, weights = self.quantiles.weighted_items()
             counts = np.bincount(
-                np.searchsorted(copy.edges, items, side="right") - (items == copy.edges[-1]),
-                weights=weights, minlength=len(copy.edges) + 1,
+                np.searchsorted(self.edges, items, side="right") - (items == self.edges[-1]),
+                weights=weights, minlength=len(self.edges) + 1,
             )
-            copy.counts = np.rint(counts).astype(np.int64)
+            self.counts = np.rint(counts).astype(np.int64)
         else:
-            copy.counts = np.zeros(len(copy.edges) + 1, dtype=np.int64)
-        return copy
+            self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
 
     def to_bytes(self) -> bytes:
         header = {

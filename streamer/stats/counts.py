@@ -17,21 +17,33 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import binom, poisson
+from scipy import special
+
+# scipy.special directly: ``scipy.stats.binom.sf`` and ``poisson.ppf`` compute the same functions
+# (tests/unit/stats/test_counts.py checks equality) behind ~100 us of argument handling per call, and
+# a window close asks several of these per feature.
 
 
 def binomial_excess_pvalue(k: int, n: int, p0: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p0): how surprising ``k`` or more hits in ``n`` are."""
     if k <= 0:
         return 1.0
-    return float(binom.sf(k - 1, n, min(max(p0, 0.0), 1.0)))
+    if k > n:
+        return 0.0
+    return float(special.bdtrc(k - 1, n, min(max(p0, 0.0), 1.0)))
 
 
 def poisson_range(mean: float, alpha: float) -> tuple[int, int]:
     """The two-sided ``1 - alpha`` range of a Poisson count with this mean."""
     if mean <= 0:
         return 0, 0
-    return int(poisson.ppf(alpha / 2, mean)), int(poisson.isf(alpha / 2, mean))
+    return _poisson_ppf(alpha / 2, mean), _poisson_ppf(1.0 - alpha / 2, mean)
+
+
+def _poisson_ppf(q: float, mean: float) -> int:
+    # The smallest k with P(X <= k) >= q, as scipy.stats.poisson.ppf finds it.
+    k = max(math.ceil(special.pdtrik(q, mean)), 0)
+    return k - 1 if k > 0 and special.pdtr(k - 1, mean) >= q else k
 
 
 def smoothed_rate(k: int, n: int) -> float:

@@ -97,12 +97,16 @@ def memoised(sketch: NumericSketch, name: str, compute: Callable[[], Any]) -> An
     return sketch.memo[name]
 
 
-def coarse_counts(sketch: NumericSketch, coarse_edges: np.ndarray) -> np.ndarray:
+def coarse_key(coarse_edges: np.ndarray) -> str:
+    """The memo key of a sketch's counts over ``coarse_edges``."""
+    return "coarse:" + np.asarray(coarse_edges, dtype=np.float64).tobytes().hex()
+
+
+def coarse_counts(sketch: NumericSketch, coarse_edges: np.ndarray, key: str | None = None) -> np.ndarray:
     """The sketch's bin counts summed into ``coarse_edges`` (see :func:`coarsen`), memoised on the sketch."""
     assert sketch.counts is not None and sketch.edges is not None
     counts, edges = sketch.counts, sketch.edges
-    return memoised(sketch, "coarse:" + np.asarray(coarse_edges, dtype=np.float64).tobytes().hex(),
-                    lambda: coarsen(counts, edges, coarse_edges))
+    return memoised(sketch, key or coarse_key(coarse_edges), lambda: coarsen(counts, edges, coarse_edges))
 
 
 def _largest_share(counts: np.ndarray) -> float:

@@ -33,11 +33,10 @@ from scipy.special import kolmogorov, rel_entr
 from streamer.errors import SketchMismatchError
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.divergence import EMPTY_SHARE
-from streamer.stats.drift import clean, coarsen, memoised
+from streamer.stats.drift import LARGEST, coarse_key, coarsen, memoised
 from streamer.stats.hypothesis import (
     STEPHENS_MIN_N,
     _kstwo_sf,
-    _tail_gap,
     wasserstein_noise_from_bins,
     wasserstein_weighted,
 )
@@ -47,7 +46,7 @@ Column = tuple[NumericSketch, NumericSketch, np.ndarray]
 
 def _coarse_index(reference: NumericSketch, mlrun_edges: np.ndarray) -> tuple[str, np.ndarray]:
     # The reduceat index of the fine bins into MLRun's, checked once per reference (coarsen checks it).
-    key = "coarse:" + np.asarray(mlrun_edges, dtype=np.float64).tobytes().hex()
+    key = coarse_key(mlrun_edges)
     assert reference.edges is not None and reference.counts is not None
     fine, counts = reference.edges, reference.counts
 
@@ -116,11 +115,13 @@ def _abs_linear_rows(left: np.ndarray, right: np.ndarray, width: np.ndarray) -> 
     return np.sum(np.where(left * right >= 0, both / 2.0, crossing) * width, axis=1)
 
 
-def numeric_drift_columns(columns: Sequence[Column]) -> list[dict[str, float]]:
+def numeric_drift_columns(columns: Sequence[Column], sketch_wasserstein: bool = True) -> list[dict[str, float]]:
     """:func:`~streamer.stats.drift.numeric_drift` of every ``(reference, window, mlrun_edges)``, at once.
 
     Each window must be binned over its reference's edges; the columns may have different edges.
     Window coarse counts are left in the window's memo, where the summary's distribution finds them.
+    ``sketch_wasserstein=False`` leaves ``wasserstein_norm`` (from the KLL sketches) nan: reading and
+    sorting every window's sketch was a fifth of a close, for a metric no rule decides on.
     """
     if not columns:
         return []
@@ -161,49 +162,79 @@ def numeric_drift_columns(columns: Sequence[Column]) -> list[dict[str, float]]:
     distances = _histogram_distances(_stack(coarse_r, width), _stack(coarse_w, width))
     # The KLL distance stays one column at a time: pooling the columns costs a sort as large as theirs.
     sketched = []
-    for reference, window, _ in columns:
+    for reference, window, _ in columns if sketch_wasserstein else ():
         ref_items, ref_weights = memoised(reference, "weighted_items", reference.quantiles.weighted_items)
         sketched.append(wasserstein_weighted(ref_items, ref_weights, *window.quantiles.weighted_items()))
-    results = []
-    for i, (reference, window, _) in enumerate(columns):
-        results.append(_column_metrics(reference, window, {name: float(v[i]) for name, v in distances.items()},
-                                       float(ks_statistic[i]), float(ks_pvalue[i]), float(inner[i]),
-                                       float(sketched[i]), float(n[i]), float(m[i])))
-    return results
+    sketched = sketched or [math.nan] * len(columns)
+    return _column_metrics(columns, distances, ks_statistic, ks_pvalue, inner, np.array(sketched, dtype=np.float64),
+                           n, m, ref_fine.max(axis=1), win_fine.max(axis=1))
 
 
-def _column_metrics(reference: NumericSketch, window: NumericSketch, distances: dict[str, float],
-                    ks_statistic: float, ks_pvalue: float, inner: float, distance: float, n: float,
-                    m: float) -> dict[str, float]:
-    assert reference.edges is not None and reference.counts is not None and window.counts is not None
-    edges, ref_counts, win_counts = reference.edges, reference.counts, window.counts
-    ref_range, win_range = (reference.min, reference.max), (window.min, window.max)
-    if n > 0 and m > 0:
-        low, high = float(edges[0]), float(edges[-1])
-        below = _tail_gap((float(ref_counts[0]) / n, max(low - ref_range[0], 0.0)),
-                          (float(win_counts[0]) / m, max(low - win_range[0], 0.0)))
-        above = _tail_gap((float(ref_counts[-1]) / n, max(ref_range[1] - high, 0.0)),
-                          (float(win_counts[-1]) / m, max(win_range[1] - high, 0.0)))
-        binned = inner + below + above
-    else:
-        binned = math.nan
-    std = reference.std
-    noise = memoised(reference, "noise", lambda: wasserstein_noise_from_bins(edges, ref_counts, ref_range))
+def _tail_shares(share: np.ndarray, reach: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    # streamer.stats.hypothesis._tail_share per row.
+    spread = share * (1.0 - np.divide(distance, reach, out=np.ones_like(distance), where=reach > 0))
+    return np.where(distance < reach, spread, 0.0)
+
+
+def _abs_linear_segments(left: np.ndarray, right: np.ndarray, width: np.ndarray) -> np.ndarray:
+    # streamer.stats.hypothesis._abs_linear_segment per row.
+    both = np.abs(left) + np.abs(right)
+    crossing = np.divide(left * left + right * right, 2.0 * both, out=np.zeros_like(both), where=both > 0)
+    return np.where(left * right >= 0, both / 2.0, crossing) * width
+
+
+def _tail_gaps(ref_share: np.ndarray, ref_reach: np.ndarray, win_share: np.ndarray,
+               win_reach: np.ndarray) -> np.ndarray:
+    """:func:`~streamer.stats.hypothesis._tail_gap` of every row: two segments, to the nearer reach and on."""
+    near, far = np.minimum(ref_reach, win_reach), np.maximum(ref_reach, win_reach)
+    at_near = _tail_shares(ref_share, ref_reach, near) - _tail_shares(win_share, win_reach, near)
+    at_far = _tail_shares(ref_share, ref_reach, far) - _tail_shares(win_share, win_reach, far)
+    return _abs_linear_segments(ref_share - win_share, at_near, near) + _abs_linear_segments(at_near, at_far, far - near)
+
+
+def _column_metrics(columns: Sequence[Column], distances: dict[str, np.ndarray], ks_statistic: np.ndarray,
+                    ks_pvalue: np.ndarray, inner: np.ndarray, sketched: np.ndarray, n: np.ndarray, m: np.ndarray,
+                    ref_largest: np.ndarray, win_largest: np.ndarray) -> list[dict[str, float]]:
+    """Every column's metrics dict, the per-column scalars gathered once and the arithmetic done on arrays."""
+    floats = np.array([
+        (r.edges[0], r.edges[-1], r.counts[0], r.counts[-1], w.counts[0], w.counts[-1],  # type: ignore[index]
+         r.min, r.max, w.min, w.max, r.std, w.std, r.mean, w.mean, r.count, w.count, w.missing,
+         memoised(r, "noise", partial(_noise, r))) for r, w, _ in columns], dtype=np.float64).T
+    low, high, ref_below, ref_above, win_below, win_above, ref_min, ref_max, win_min, win_max = floats[:10]
+    std, win_std, ref_mean, win_mean, ref_count, win_count, win_missing, noise = floats[10:]
+    both = (n > 0) & (m > 0)
+    safe_n, safe_m = np.where(n > 0, n, 1.0), np.where(m > 0, m, 1.0)
+    with np.errstate(invalid="ignore"):
+        below = _tail_gaps(ref_below / safe_n, np.maximum(low - ref_min, 0.0), win_below / safe_m,
+                           np.maximum(low - win_min, 0.0))
+        above = _tail_gaps(ref_above / safe_n, np.maximum(ref_max - high, 0.0), win_above / safe_m,
+                           np.maximum(win_max - high, 0.0))
+    spread = std > 0  # false for nan
+    safe_std = np.where(spread, std, 1.0)
+    total = win_count + win_missing
     metrics = {
         **distances,
         "ks_statistic": ks_statistic,
         "ks_pvalue": ks_pvalue,
-        "ks_error_bound": max(float(ref_counts.max()) / n, float(win_counts.max()) / m)
-        if reference.count and window.count else math.nan,
-        "wasserstein_norm": distance / std if std > 0 else math.nan,
-        "wasserstein_binned_norm": binned / std if std > 0 else math.nan,
-        "reference_noise_norm": noise / std if std > 0 else math.nan,
-        "count": window.count,
-        "missing_share": window.missing / (window.count + window.missing)
-        if window.count + window.missing else math.nan,
-        "mean": window.mean if window.count else math.nan,
-        "std": window.std,
-        "reference_mean": reference.mean if reference.count else math.nan,
+        "ks_error_bound": np.where((ref_count > 0) & (win_count > 0),
+                                   np.maximum(ref_largest / safe_n, win_largest / safe_m), math.nan),
+        "wasserstein_norm": np.where(spread, sketched / safe_std, math.nan),
+        "wasserstein_binned_norm": np.where(spread & both, (inner + below + above) / safe_std, math.nan),
+        "reference_noise_norm": np.where(spread, noise / safe_std, math.nan),
+        "count": None,
+        "missing_share": np.where(total > 0, win_missing / np.where(total > 0, total, 1.0), math.nan),
+        "mean": np.where(win_count > 0, win_mean, math.nan),
+        "std": win_std,
+        "reference_mean": np.where(ref_count > 0, ref_mean, math.nan),
         "reference_std": std,
     }
-    return {name: clean(value) for name, value in metrics.items()}
+    names = list(metrics)
+    # clean(): infinities clipped to +-LARGEST, nan kept; then one tolist() per metric, not one float() per value.
+    values = [[float(w.count) for _, w, _ in columns] if v is None else
+              np.clip(v, -LARGEST, LARGEST).tolist() for v in metrics.values()]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _noise(reference: NumericSketch) -> float:
+    assert reference.edges is not None and reference.counts is not None
+    return wasserstein_noise_from_bins(reference.edges, reference.counts, (reference.min, reference.max))

@@ -63,10 +63,12 @@ def _feature_problems(win: Sketch | None, ref: Sketch, rows: int, reference_rows
     missing = max(0, rows - win.count - mismatches - non_finite)
     problems = {"missing": _entry(missing, rows, reference_missing, reference_total)}
     if isinstance(win, NumericSketch) and isinstance(ref, NumericSketch):
-        problems["type_mismatch"] = _entry(mismatches, rows, 0, reference_total)
-        problems["non_finite"] = _entry(non_finite, rows, 0, reference_total)
-        if (win.counts is not None and ref.counts is not None and ref.edges is not None
-                and win.edges is not None and np.array_equal(win.edges, ref.edges)):
+        if mismatches:  # the reference rate of these is 0: an entry only when the window has some
+            problems["type_mismatch"] = _entry(mismatches, rows, 0, reference_total)
+        if non_finite:
+            problems["non_finite"] = _entry(non_finite, rows, 0, reference_total)
+        if (win.counts is not None and ref.counts is not None and ref.edges is not None and win.edges is not None
+                and (win.edges is ref.edges or np.array_equal(win.edges, ref.edges))):
             outside = int(win.counts[0] + win.counts[-1])
             # A new value falls outside the min..max of n reference values with probability 2/(n+1).
             problems["out_of_range"] = _entry(outside, win.count, int(ref.counts[0] + ref.counts[-1]), ref.count,

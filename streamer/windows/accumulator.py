@@ -113,7 +113,7 @@ class WindowAccumulator:
             for name, sketch in sketches.items():
                 spec = specs.get(name)
                 if isinstance(sketch, NumericSketch) and sketch.edges is None and spec is not None and spec.edges is not None:
-                    sketches[name] = sketch.rebinned(spec.edges)
+                    sketch.adopt_edges(spec.edges)
 
     def merge(self, other: WindowAccumulator) -> None:
         """Fold ``other`` into this one (bounds widen to cover both)."""

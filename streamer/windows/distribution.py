@@ -13,7 +13,7 @@ import numpy as np
 
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
-from streamer.stats.drift import coarse_counts
+from streamer.stats.drift import coarse_counts, coarse_key
 
 TOP_CATEGORIES = 12
 
@@ -28,9 +28,10 @@ def numeric_distribution(reference: NumericSketch, window: NumericSketch, mlrun_
     """
     assert reference.edges is not None and window.edges is not None
     assert reference.counts is not None and window.counts is not None
-    return {"edges": [float(e) for e in mlrun_edges],
-            "reference": coarse_counts(reference, mlrun_edges).astype(int).tolist(),
-            "window": coarse_counts(window, mlrun_edges).astype(int).tolist()}
+    key = coarse_key(mlrun_edges)
+    return {"edges": np.asarray(mlrun_edges, dtype=np.float64).tolist(),
+            "reference": coarse_counts(reference, mlrun_edges, key).astype(int).tolist(),
+            "window": coarse_counts(window, mlrun_edges, key).astype(int).tolist()}
 
 
 def categorical_distribution(reference: CategoricalSketch, window: CategoricalSketch) -> dict[str, Any]:

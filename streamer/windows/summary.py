@@ -7,7 +7,8 @@ summary is published for a closed window, shown for the open one, and turned int
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from streamer.config import DriftPolicy
@@ -50,7 +51,8 @@ def column_statistics(sketch: Sketch) -> dict[str, Any]:
 
 
 def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
-    return {k: (_finite(float(v)) if isinstance(v, float) else v) for k, v in metrics.items()}
+    # v - v is 0.0 for a finite float, nan for nan and infinities: None in JSON.
+    return {k: (float(v) if v - v == 0.0 else None) if isinstance(v, float) else v for k, v in metrics.items()}
 
 
 def numeric_columns(
@@ -77,8 +79,8 @@ def compare_columns(
     """
     if numeric is None:
         columns = numeric_columns(window, reference, mlrun_edges)
-        numeric = dict(zip(columns, zip(columns.values(), numeric_drift_columns(list(columns.values())),
-                                        strict=True), strict=True))
+        found = numeric_drift_columns(list(columns.values()), policy.sketch_wasserstein)
+        numeric = dict(zip(columns, zip(columns.values(), found, strict=True), strict=True))
     metrics: dict[str, dict[str, Any]] = {}
     for name, ref in reference.items():
         win = window.get(name)
@@ -102,24 +104,64 @@ def compare_columns(
     return metrics, family_status, drifted_share
 
 
+@dataclass(frozen=True)
+class SummaryJob:
+    """One window to summarise: its accumulator, the reference (None while collecting a baseline), how to decide."""
+
+    window: WindowAccumulator
+    reference: ReferenceProfile | None
+    policy: DriftPolicy
+    model: str
+    version: str
+    reference_source: str
+    closed_by: str | None
+
+
 def summarize(
     window: WindowAccumulator, reference: ReferenceProfile | None, policy: DriftPolicy, *,
     model: str, version: str, reference_source: str, closed_by: str | None,
 ) -> dict[str, Any]:
     """The JSON summary of a window; ``reference=None`` while the model collects its baseline."""
+    return summarize_many([SummaryJob(window, reference, policy, model, version, reference_source, closed_by)])[0]
+
+
+def summarize_many(jobs: Sequence[SummaryJob]) -> list[dict[str, Any]]:
+    """The summaries of many windows, of many models: their numeric drift metrics in one array pass.
+
+    Identical to :func:`summarize` of each job; with a thousand models closing together, one
+    :func:`numeric_drift_columns` over all their columns costs about a third of one call per window.
+    """
+    columns: dict[tuple[int, str, str], Column] = {}
+    for i, job in enumerate(jobs):
+        if job.reference is not None:
+            for family, window_columns, reference_columns in (("f", job.window.features, job.reference.features),
+                                                              ("o", job.window.outputs, job.reference.outputs)):
+                for name, column in numeric_columns(window_columns, reference_columns, job.reference.mlrun_edges).items():
+                    columns[i, family, name] = column
+    drift: list[dict[tuple[str, str], tuple[Column, dict[str, float]]]] = [{} for _ in jobs]
+    for sketch_wasserstein in {job.policy.sketch_wasserstein for job in jobs}:
+        keys = [key for key in columns if jobs[key[0]].policy.sketch_wasserstein == sketch_wasserstein]
+        found = numeric_drift_columns([columns[key] for key in keys], sketch_wasserstein)
+        for (i, family, name), metrics in zip(keys, found, strict=True):
+            drift[i][family, name] = (columns[i, family, name], metrics)
+    return [_summary(job, drift[i]) for i, job in enumerate(jobs)]
+
+
+def _summary(job: SummaryJob, drift: Mapping[tuple[str, str], tuple[Column, dict[str, float]]]) -> dict[str, Any]:
+    window, reference, policy = job.window, job.reference, job.policy
     span_s = window.end_s - window.start_s
     latency = window.latency_ms
     summary: dict[str, Any] = {
-        "model": model, "version": version,
+        "model": job.model, "version": job.version,
         "window_start": format_timestamp(window.start_s), "window_end": format_timestamp(window.end_s),
         "window_start_s": window.start_s, "window_end_s": window.end_s,
-        "closed_by": closed_by, "events": window.rows, "errors": window.errors,
+        "closed_by": job.closed_by, "events": window.rows, "errors": window.errors,
         "error_rate": window.errors / window.rows if window.rows else 0.0,
         "throughput_per_s": window.rows / span_s if span_s > 0 else None,
         "latency_ms": {name: _finite(v) for name, v in zip(
             LATENCY_NAMES, latency.quantiles(LATENCY_QUANTILES).tolist(), strict=True)}
         if latency.count else {},
-        "reference": reference_source,
+        "reference": job.reference_source,
         "type_mismatches": dict(window.type_mismatches),
     }
     if reference is None:
@@ -128,16 +170,11 @@ def summarize(
         summary["outputs"] = {n: column_statistics(s) for n, s in window.outputs.items()}
         summary["drift"] = None
         return summary
-    # Features' and outputs' numeric metrics in one call: a close's statistics are array operations.
-    numeric_features = numeric_columns(window.features, reference.features, reference.mlrun_edges)
-    numeric_outputs = numeric_columns(window.outputs, reference.outputs, reference.mlrun_edges)
-    columns = {**{("f", n): c for n, c in numeric_features.items()}, **{("o", n): c for n, c in numeric_outputs.items()}}
-    drift = dict(zip(columns, zip(columns.values(), numeric_drift_columns(list(columns.values())), strict=True),
-                     strict=True))
     features, data_status, drifted_share = compare_columns(
-        window.features, reference.features, reference.mlrun_edges, policy, {n: drift["f", n] for n in numeric_features})
+        window.features, reference.features, reference.mlrun_edges, policy,
+        {n: found for (family, n), found in drift.items() if family == "f"})
     outputs, prediction_status, _ = compare_columns(window.outputs, reference.outputs, reference.mlrun_edges, policy,
-                                                    {n: drift["o", n] for n in numeric_outputs})
+                                                    {n: found for (family, n), found in drift.items() if family == "o"})
     for name, sketch in window.features.items():
         if name not in features:
             features[name] = {**column_statistics(sketch), "status": "ok", "unexpected": True}
