@@ -46,6 +46,9 @@ from streamer.windows.shards import origin_of
 
 TICK_INTERVAL_SECONDS = 0.5
 APP_VERSION = 1  # Faust keeps the tables of this version under <data dir>/v<version>
+# aiokafka keeps one batch per partition in flight, and Faust's default batch is 16 KiB: about one
+# window summary or one state record. A burst of closes then waited on hundreds of round trips.
+PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
 def state_dir(settings: Settings) -> Path:
@@ -98,6 +101,7 @@ def create_app(settings: Settings) -> StreamerApp:
         # The log end offset some brokers report can trail the real end; don't stop on it.
         recovery_consistency_check=False,
         producer_max_request_size=settings.max_message_bytes + 1024 * 1024,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
         broker_max_poll_records=settings.max_poll_records,
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
