@@ -48,8 +48,8 @@ def _spec_from_values(values: Sequence[Any] | np.ndarray) -> ColumnSpec:
     return ColumnSpec(CATEGORICAL, known=tuple(sorted(known)))
 
 
-def _spec_and_sketch(sketch: Sketch) -> tuple[ColumnSpec, Sketch]:
-    """Fix bins for a window's sketch (a baseline) and recount it over them."""
+def _spec_and_sketch(sketch: Sketch, consume: bool = False) -> tuple[ColumnSpec, Sketch]:
+    """Fix bins for a window's sketch (a baseline) and recount it over them (``consume``: in place)."""
     if isinstance(sketch, CategoricalSketch):
         known = tuple(sorted(sketch.counts))
         fixed = CategoricalSketch(sketch.max_categories, known)
@@ -59,6 +59,9 @@ def _spec_and_sketch(sketch: Sketch) -> tuple[ColumnSpec, Sketch]:
         fine, mlrun = edges_from_sketch(sketch.min, sketch.max, sketch.quantiles.quantiles(FINE_QUANTILES))
     else:
         fine, mlrun = edges_from_values(np.empty(0))
+    if consume:
+        sketch.adopt_edges(fine)
+        return ColumnSpec(NUMERIC, fine, mlrun), sketch
     return ColumnSpec(NUMERIC, fine, mlrun), sketch.rebinned(fine)
 
 
@@ -120,9 +123,13 @@ class ReferenceProfile:
                    {n: s.mlrun_edges for n, s in specs.items() if s.mlrun_edges is not None})
 
     @classmethod
-    def from_window(cls, model: str, version: str, window: WindowAccumulator, source: str) -> ReferenceProfile:
-        """A baseline profile from a model's first closed windows (counts rebinned from quantile sketches)."""
-        fixed = {n: _spec_and_sketch(s) for n, s in {**window.features, **window.outputs}.items()}
+    def from_window(cls, model: str, version: str, window: WindowAccumulator, source: str,
+                    consume: bool = False) -> ReferenceProfile:
+        """A baseline profile from a model's first closed windows (counts rebinned from quantile sketches).
+
+        ``consume``: the window is not used again, so its numeric sketches are rebinned in place, not copied.
+        """
+        fixed = {n: _spec_and_sketch(s, consume) for n, s in {**window.features, **window.outputs}.items()}
         return cls(model, version, window.rows - window.errors, time.time(), source,
                    {n: fixed[n][1] for n in window.features}, {n: fixed[n][1] for n in window.outputs},
                    {n: spec.mlrun_edges for n, (spec, _) in fixed.items() if spec.mlrun_edges is not None})

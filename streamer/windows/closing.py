@@ -116,7 +116,7 @@ class WindowCloser:
         if state.baseline_windows >= self.settings.baseline_windows:
             source = (f"baseline: {state.baseline_windows} window(s) from "
                       f"{format_timestamp(state.baseline.start_s)} to {format_timestamp(state.baseline.end_s)}")
-            profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source)
+            profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source, consume=True)
             # Stored in the model's state record, written with every batch: compact, and without the KLL
             # sketches unless a rule reads them (drift.sketch_wasserstein); a stored baseline was 70% of that record.
             state.baseline_profile_json = profile.to_json(
