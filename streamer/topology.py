@@ -30,6 +30,7 @@ from streamer.batch import Effects, Inbound
 from streamer.config import Settings
 from streamer.kafka import bulk_stream
 from streamer.kafka.connection import faust_credentials
+from streamer.kafka.log_ends import LogEnds, with_true_ends
 from streamer.kafka.mirror import TopicMirror
 from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
@@ -61,6 +62,7 @@ class StreamerApp(faust.App):
 
     api: Api | None = None
     chunked_fetch = False  # the fetcher delivers messages a chunk at a time (streamer.kafka.bulk_stream)
+    log_ends: LogEnds | None = None  # table recovery reads changelogs to their true end (streamer.kafka.log_ends)
 
     def _new_web(self) -> Any:
         web = super()._new_web()
@@ -69,6 +71,8 @@ class StreamerApp(faust.App):
 
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
+        if self.log_ends is not None:
+            consumer.highwaters = with_true_ends(consumer.highwaters, self.log_ends)  # type: ignore[method-assign,assignment]
         return bulk_stream.deliver_in_chunks(consumer) if self.chunked_fetch else consumer
 
     def on_init_dependencies(self) -> Any:
@@ -114,6 +118,7 @@ def create_app(settings: Settings) -> StreamerApp:
         web_tables_enabled=False,
     )
     app.chunked_fetch = settings.stream_drain == "bulk"
+    app.log_ends = LogEnds(settings)
     rocksdb = {"block_cache_size": settings.rocksdb_block_cache_mb * mb,
                "write_buffer_size": settings.rocksdb_write_buffer_mb * mb, "max_write_buffer_number": 2}
     states = app.Table(TABLE_MODELS, default=None, partitions=settings.partitions,
@@ -234,6 +239,8 @@ def create_app(settings: Settings) -> StreamerApp:
     async def stop_mirror(sender: Any, **kwargs: Any) -> None:
         await mirror.stop()
         await reader.stop()
+        if app.log_ends is not None:
+            await app.log_ends.stop()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
