@@ -32,6 +32,7 @@ from streamer.gc_tuning import settle_heap
 from streamer.kafka import bulk_stream
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
+from streamer.kafka.raw_events import RawSchema
 from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
 from streamer.notify.log import NotificationLog
@@ -125,7 +126,7 @@ def create_app(settings: Settings) -> StreamerApp:
         tables[TABLE_PARTIALS] = app.Table(TABLE_PARTIALS, default=None, partitions=settings.partitions,
                                            key_type=bytes, value_type=bytes, options=rocksdb)
     source = app.topic(settings.topic_predictions, settings.topic_ticks, settings.topic_labels, *hot,
-                       key_serializer="raw", value_serializer="raw")
+                       schema=RawSchema())  # bytes in, without Faust's serializer registry (streamer/kafka/raw_events.py)
 
     registry = ReferenceRegistry()
     status, history = StatusBoard(), WindowHistory(settings.history_windows)
