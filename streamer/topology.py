@@ -32,7 +32,6 @@ from streamer.gc_tuning import settle_heap
 from streamer.kafka import bulk_stream
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.mirror import TopicMirror
-from streamer.kafka.raw_events import RawSchema
 from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
 from streamer.notify.log import NotificationLog
@@ -126,7 +125,7 @@ def create_app(settings: Settings) -> StreamerApp:
         tables[TABLE_PARTIALS] = app.Table(TABLE_PARTIALS, default=None, partitions=settings.partitions,
                                            key_type=bytes, value_type=bytes, options=rocksdb)
     source = app.topic(settings.topic_predictions, settings.topic_ticks, settings.topic_labels, *hot,
-                       schema=RawSchema())  # bytes in, without Faust's serializer registry (streamer/kafka/raw_events.py)
+                       key_serializer="raw", value_serializer="raw")
 
     registry = ReferenceRegistry()
     status, history = StatusBoard(), WindowHistory(settings.history_windows)
@@ -174,7 +173,7 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.agent(source)
     async def monitor(stream: Any) -> None:
         await mirror.loaded.wait()  # references first, or models would start baselines they don't need
-        if not heap_settled:  # once per process, start-up done (streamer/gc_tuning.py)
+        if not heap_settled:  # once per process (streamer/gc_tuning.py)
             heap_settled.append(settle_heap())
         size, within_s = settings.batch_max_events, settings.batch_within_seconds
         # bulk_stream drains Faust's queue a batch at a time (Faust's take_events costs more per event than the pipeline)
