@@ -31,8 +31,9 @@ from streamer.reference.registry import ReferenceRegistry
 from streamer.windows import shards
 from streamer.windows.catch_up import CatchUp, idle_for_s
 from streamer.windows.closing import WindowCloser
+from streamer.windows.fold import unapplied_rows
 from streamer.windows.merge import MergeStage
-from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
+from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, WindowRules
 from streamer.windows.open_summaries import OpenWindowSummaries
 from streamer.windows.positions import LogPositions
 from streamer.windows.resident import evictable, next_tick_s
@@ -272,13 +273,8 @@ class Pipeline:
         state = self._state(key, first_rows.model, first_rows.version)
         self._touched.add(key)
         self.remember(partition, key, items[-1][0].handle, effects)
-        fresh = PredictionRows.empty(first_rows.model, first_rows.version)
-        for record, rows in items:
-            if state.is_applied(partition, record.offset) or shards.origin_applied(state, record):
-                self.counters.rows_duplicate += len(rows)
-                continue
-            fresh.extend(rows)
-            state.mark_applied(partition, record.offset, RecordMark.of(record.value, record.timestamp_s))
+        fresh, duplicates = unapplied_rows(state, partition, items)
+        self.counters.rows_duplicate += duplicates
         if len(fresh):
             returned = check_return(state, now_s)
             if returned is not None:

@@ -28,6 +28,7 @@ from faust.web.base import BlueprintManager
 
 from streamer.batch import Effects, Inbound
 from streamer.config import Settings
+from streamer.gc_tuning import settle_heap
 from streamer.kafka import bulk_stream
 from streamer.kafka.connection import faust_credentials
 from streamer.kafka.log_ends import LogEnds, with_true_ends
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> StreamerApp:
     reader = RecordReader(settings)
     assigned = asyncio.Event()
     batches, alert_counts, positions = BatchStats(), AlertCounts(), ConsumerPositions()
+    heap_settled: list[tuple[int, int, int]] = []
 
     async def send(effects: Effects) -> None:
         for write in effects.writes:
@@ -180,6 +182,8 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.agent(source)
     async def monitor(stream: Any) -> None:
         await mirror.loaded.wait()  # references first, or models would start baselines they don't need
+        if not heap_settled:  # once per process (streamer/gc_tuning.py)
+            heap_settled.append(settle_heap())
         size, within_s = settings.batch_max_events, settings.batch_within_seconds
         # bulk_stream drains Faust's queue a batch at a time (Faust's take_events costs more per event than the pipeline)
         batches_in = bulk_stream.drain(stream, size, within_s) if settings.stream_drain == "bulk" else \

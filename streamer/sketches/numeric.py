@@ -20,6 +20,7 @@ sketch are kept; :meth:`rebinned` later derives counts from the quantile sketch.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,34 @@ def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     index = np.searchsorted(edges, values, side="right")
     index[values == edges[-1]] -= 1  # the last inner bin is closed on the right
     return np.bincount(index, minlength=len(edges) + 1).astype(np.int64)
+
+
+def update_rows(sketches: list[NumericSketch], matrix: np.ndarray) -> None:
+    """``sketches[i].update(matrix[i])`` for each row of a float64 ``matrix``, moments of all rows at once.
+
+    The columns of a micro-batch's rows update one sketch each: a row without NaN or infinities (the
+    usual case) gets its mean, squared deviations and extremes from one numpy call over the matrix
+    instead of five per sketch.
+
+    >>> one, two = NumericSketch(), NumericSketch()
+    >>> update_rows([one, two], np.array([[1.0, 2.0, 3.0], [4.0, np.nan, 8.0]]))
+    >>> (one.count, one.mean, one.m2, one.min, one.max), (two.count, two.missing, two.mean, two.max)
+    ((3, 2.0, 2.0, 1.0, 3.0), (2, 1, 6.0, 8.0))
+    """
+    whole = np.isfinite(matrix).all(axis=1)
+    complete = matrix if whole.all() else matrix[whole]
+    stats: Iterator[tuple[np.ndarray, float, float, float, float]] = iter(())
+    if len(complete):
+        means = complete.mean(axis=1)
+        m2s = ((complete - means[:, None]) ** 2).sum(axis=1)
+        stats = zip(complete, means.tolist(), m2s.tolist(), complete.min(axis=1).tolist(),
+                    complete.max(axis=1).tolist(), strict=True)
+    for sketch, row, is_whole in zip(sketches, matrix, whole.tolist(), strict=True):
+        if is_whole:
+            finite, mean, m2, low, high = next(stats)
+            sketch._add_finite(finite, mean, m2, low, high)  # noqa: SLF001
+        else:
+            sketch.update(row)
 
 
 class NumericSketch:
@@ -66,11 +95,16 @@ class NumericSketch:
         self.missing += len(values) - len(finite)
         if not len(finite):
             return
-        if self.counts is not None and self.edges is not None:
-            self.counts += bin_counts(finite, self.edges)
         batch_mean = float(finite.mean())
         batch_m2 = float(((finite - batch_mean) ** 2).sum())
-        self._merge_moments(len(finite), batch_mean, batch_m2, float(finite.min()), float(finite.max()))
+        self._add_finite(finite, batch_mean, batch_m2, float(finite.min()), float(finite.max()))
+
+    def _add_finite(self, finite: np.ndarray, mean: float, m2: float, low: float, high: float) -> None:
+        """Add finite values whose mean, sum of squared deviations and extremes are computed already."""
+        self.memo.clear()
+        if self.counts is not None and self.edges is not None:
+            self.counts += bin_counts(finite, self.edges)
+        self._merge_moments(len(finite), mean, m2, low, high)
         self.quantiles.update(finite)
 
     def _merge_moments(self, n: int, mean: float, m2: float, low: float, high: float) -> None:

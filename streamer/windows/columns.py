@@ -21,7 +21,7 @@ import numpy as np
 
 from streamer.events.rows import PredictionRows
 from streamer.sketches.categorical import CategoricalSketch
-from streamer.sketches.numeric import NumericSketch
+from streamer.sketches.numeric import NumericSketch, update_rows
 
 Sketch = NumericSketch | CategoricalSketch
 NUMERIC = "numeric"
@@ -108,12 +108,16 @@ def update_sketches(
     non_finite: dict[str, int] | None = None,
 ) -> None:
     """Add each column's values to its sketch, creating sketches for columns seen the first time."""
+    plain: dict[str, list[Any]] = {}  # numeric columns of plain numbers and nulls: one matrix (update_rows)
     for name, values in columns.items():
         sketch = sketches.get(name)
         if sketch is None:
             spec = specs.get(name) or ColumnSpec(infer_kind(values))
             sketch = sketches[name] = spec.new_sketch(max_categories)
         if isinstance(sketch, NumericSketch):
+            if type(values) is list and _PLAIN_NUMBERS.issuperset(map(type, values)):
+                plain[name] = values
+                continue
             array, mismatches = to_numeric(values)
             sketch.update(array)
             if mismatches:
@@ -125,3 +129,27 @@ def update_sketches(
                     non_finite[name] = non_finite.get(name, 0) + n_bad
         else:
             sketch.update(values)
+    if plain:
+        _update_plain(sketches, plain, non_finite)
+
+
+def _update_plain(sketches: dict[str, Sketch], plain: dict[str, list[Any]], non_finite: dict[str, int] | None) -> None:
+    """Numeric columns of plain numbers and nulls (of one length), as one float64 matrix."""
+    numeric: list[NumericSketch] = [sketches[name] for name in plain]  # type: ignore[misc]
+    matrix: Sequence[np.ndarray]
+    if len(set(map(len, plain.values()))) == 1:
+        whole = np.array(list(plain.values()), dtype=np.float64)  # numpy reads None as NaN
+        update_rows(numeric, whole)
+        matrix = list(whole)
+    else:
+        matrix = [np.array(values, dtype=np.float64) for values in plain.values()]
+        for sketch, row in zip(numeric, matrix, strict=True):
+            sketch.update(row)
+    if non_finite is None:
+        return
+    for (name, values), sketch, row in zip(plain.items(), numeric, matrix, strict=True):
+        if sketch.missing:
+            # NaN and infinities sent as numbers (not null): counted apart.
+            n_bad = int(np.count_nonzero(~np.isfinite(row))) - values.count(None)
+            if n_bad > 0:
+                non_finite[name] = non_finite.get(name, 0) + n_bad
