@@ -22,11 +22,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamer.config import Settings
-from streamer.kafka.connection import client_options
+from streamer.kafka.record_reader import SideConsumer
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +38,12 @@ def true_end(reported: int, fetched_offsets: Iterable[int]) -> int:
     return max([reported, *(offset + 1 for offset in fetched_offsets)])
 
 
-class LogEnds:
+class LogEnds(SideConsumer):
+    fetch_bytes = 16 * 1024 * 1024  # the newest batch whole, however large
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._consumer: AIOKafkaConsumer | None = None
+        super().__init__(settings)
         self.corrected = 0  # partitions whose reported end trailed the log (for the logs and tests)
-
-    async def _started(self) -> AIOKafkaConsumer:
-        if self._consumer is None:
-            consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
-                                        auto_offset_reset="none", max_partition_fetch_bytes=16 * 1024 * 1024)
-            await consumer.start()
-            self._consumer = consumer
-        return self._consumer
-
-    async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
 
     async def ends(self, reported: Mapping[Any, int]) -> dict[Any, int]:
         """``reported`` (topic partition -> end offset) with each end moved to the end of its newest batch."""

@@ -29,16 +29,19 @@ ABSENT_AFTER_SECONDS = 3.0
 PRESENT_WAIT_SECONDS = 30.0
 
 
-class RecordReader:
-    def __init__(self, settings: Settings, absent_after_s: float = ABSENT_AFTER_SECONDS) -> None:
+class SideConsumer:
+    """A consumer outside the group, started on first use, that reads partitions by offset."""
+
+    fetch_bytes = 1024 * 1024  # per partition and fetch
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.absent_after_s = absent_after_s
         self._consumer: AIOKafkaConsumer | None = None
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
-                                        auto_offset_reset="none", max_partition_fetch_bytes=1024 * 1024)
+                                        auto_offset_reset="none", max_partition_fetch_bytes=self.fetch_bytes)
             await consumer.start()
             self._consumer = consumer
         return self._consumer
@@ -47,6 +50,12 @@ class RecordReader:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+class RecordReader(SideConsumer):
+    def __init__(self, settings: Settings, absent_after_s: float = ABSENT_AFTER_SECONDS) -> None:
+        super().__init__(settings)
+        self.absent_after_s = absent_after_s
 
     async def marks(self, topic: str, positions: Iterable[tuple[int, int]]) -> dict[tuple[int, int], RecordMark | None]:
         """The mark of the record at each (partition, offset) of ``topic``; None where there is none."""
