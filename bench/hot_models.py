@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 import uuid
 from typing import Any
 
 from bench.replicas import Replicas
-from bench.throughput import Bench, Scenario, messages, metric, produce
-from streamer.broker import free_port, start_broker
+from bench.throughput import Bench, Scenario, embedded_bench, messages, metric, produce
 
 # (label, shards, whether the producer keys by model); unkeyed, records land on any partition, and
 # with as many shards as partitions each is folded where it lands (no hop through the home partition).
@@ -67,18 +65,11 @@ def drain(bench: Bench, s: Scenario, keyed: bool = True, **settings: str) -> dic
 
 
 def run(out: dict[str, Any]) -> str:
-    port = free_port()
     results: dict[str, dict[str, dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as workdir:
-        broker = start_broker(port, os.path.join(workdir, "broker.log"))
-        bench = Bench(port, workdir)
-        try:
-            for s, variants in SCENARIOS:
-                results[s.name] = {label: drain(bench, s, keyed, **({"STREAMER_HOT_MODELS": f"model-0:{n}"} if n > 1 else {}))
-                                   for label, n, keyed in variants}
-        finally:
-            broker.terminate()
-            broker.wait(10)
+    with embedded_bench() as bench:
+        for s, variants in SCENARIOS:
+            results[s.name] = {label: drain(bench, s, keyed, **({"STREAMER_HOT_MODELS": f"model-0:{n}"} if n > 1 else {}))
+                               for label, n, keyed in variants}
     out["hot_models"] = results
     lines = ["Hot models (2 replicas, 8 partitions, one model's backlog): rows/s; share of rows folded on the busiest",
              "replica; CPU us per row on the busiest replica and on both; ratios against unsharded"]

@@ -25,7 +25,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -37,8 +36,8 @@ import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from bench.throughput import T0, Bench, dir_bytes, produce, ready, rss_bytes
-from streamer.broker import free_port, start_broker, wait_for_port
+from bench.throughput import T0, Bench, dir_bytes, embedded_bench, produce, ready, rss_bytes
+from streamer.broker import free_port, wait_for_port
 
 WINDOW_S = 60.0
 LATENESS_S = 10.0
@@ -230,22 +229,15 @@ def run(out: dict[str, Any], model_counts: tuple[int, ...] = (1, 100, 1000),
     """``memory_counts`` defaults to ``BENCH_MEMORY_MODELS`` (comma-separated; 1000,10000): 10,000 models take long."""
     if memory_counts is None:
         memory_counts = tuple(int(n) for n in os.environ.get("BENCH_MEMORY_MODELS", "1000,10000").split(",") if n)
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        broker = start_broker(port, os.path.join(workdir, "broker.log"))
-        bench = Bench(port, workdir)
-        try:
-            rates = []
-            for n in model_counts:
-                rates.append(replay_rate(bench, Replay(models=n), burst=n == max(model_counts) and n > 1))
-                print(f"  measured: {rates[-1]}", file=sys.stderr, flush=True)
-            memory = []
-            for n in memory_counts:
-                memory.append(memory_per_model(bench, n))
-                print(f"  measured: {memory[-1]}", file=sys.stderr, flush=True)
-        finally:
-            broker.terminate()
-            broker.wait(10)
+    with embedded_bench() as bench:
+        rates = []
+        for n in model_counts:
+            rates.append(replay_rate(bench, Replay(models=n), burst=n == max(model_counts) and n > 1))
+            print(f"  measured: {rates[-1]}", file=sys.stderr, flush=True)
+        memory = []
+        for n in memory_counts:
+            memory.append(memory_per_model(bench, n))
+            print(f"  measured: {memory[-1]}", file=sys.stderr, flush=True)
     one = rates[0]["rows_per_s"] if rates else math.nan
     for row in rates:
         row["ratio_to_one_model"] = row["rows_per_s"] / one

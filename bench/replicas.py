@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from bench.throughput import T0, Bench, Scenario, metric, produce, ready
+from bench.throughput import T0, Bench, Scenario, embedded_bench, metric, produce, ready
 from streamer.broker import free_port, start_broker
 
 CHANGELOG_RECORDS = 100_000
@@ -141,14 +141,8 @@ def static_membership(bench: Bench) -> dict[str, dict[str, float | bool]]:
 
 def run_membership(out: dict[str, Any]) -> str:
     """Part ``membership``: SIGTERM and an immediate restart on the same disk, with and without static membership."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        broker = start_broker(port, os.path.join(workdir, "broker.log"))
-        try:
-            result = static_membership(Bench(port, workdir))
-        finally:
-            broker.terminate()
-            broker.wait(10)
+    with embedded_bench() as bench:
+        result = static_membership(bench)
     out["membership"] = result
     lines = ["Membership (embedded broker; SIGTERM of one replica, restarted at once on the same disk;",
              "seconds until every replica is ready again, and whether another replica went not ready)"]

@@ -16,40 +16,30 @@ rate of each is compared (every sample is kept in the JSON).
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from typing import Any
 
-from bench.throughput import Bench, Scenario
-from streamer.broker import free_port, start_broker
+from bench.throughput import Scenario, embedded_bench
 
 SCENARIO = Scenario("single events, 10 features, 100 models", 40_000, 1, 10, 100)
 ROUNDS = 2
 
 
 def run(out: dict[str, Any], scenario: Scenario = SCENARIO) -> str:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        broker = start_broker(port, os.path.join(workdir, "broker.log"))
-        bench = Bench(port, workdir)
-        try:
-            topic = bench.backlog(scenario)
-            row: dict[str, Any] = {"scenario": scenario.name, "rows": scenario.rows, "models": scenario.models,
-                                   "features": scenario.features}
-            samples: dict[str, list[dict[str, Any]]] = {"streamer": [], "faust": []}
-            for _ in range(ROUNDS):
-                samples["streamer"].append(bench.streamer(scenario, topic))
-                samples["faust"].append(bench.faust("stateless", scenario, topic))
-            for name, found in samples.items():
-                row[name] = {**max(found, key=lambda r: r["rows_per_s"]),
-                             "samples_rows_per_s": [r["rows_per_s"] for r in found]}
-            row["streamer_take_events"] = bench.streamer(scenario, topic, STREAMER_STREAM_DRAIN="take_events")
-            row["raw"] = bench.raw(scenario, topic)
-            print(f"  measured: {row}", file=sys.stderr, flush=True)
-        finally:
-            broker.terminate()
-            broker.wait(10)
+    with embedded_bench() as bench:
+        topic = bench.backlog(scenario)
+        row: dict[str, Any] = {"scenario": scenario.name, "rows": scenario.rows, "models": scenario.models,
+                               "features": scenario.features}
+        samples: dict[str, list[dict[str, Any]]] = {"streamer": [], "faust": []}
+        for _ in range(ROUNDS):
+            samples["streamer"].append(bench.streamer(scenario, topic))
+            samples["faust"].append(bench.faust("stateless", scenario, topic))
+        for name, found in samples.items():
+            row[name] = {**max(found, key=lambda r: r["rows_per_s"]),
+                         "samples_rows_per_s": [r["rows_per_s"] for r in found]}
+        row["streamer_take_events"] = bench.streamer(scenario, topic, STREAMER_STREAM_DRAIN="take_events")
+        row["raw"] = bench.raw(scenario, topic)
+        print(f"  measured: {row}", file=sys.stderr, flush=True)
     rates = {name: row[name]["rows_per_s"] for name in ("streamer", "streamer_take_events", "faust", "raw")}
     row["ratios"] = {"streamer_x_faust": rates["streamer"] / rates["faust"],
                      "streamer_x_raw": rates["streamer"] / rates["raw"],

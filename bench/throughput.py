@@ -22,7 +22,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,19 @@ def rss_bytes(pid: int) -> int:
 def dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
+
+
+@contextmanager
+def embedded_bench() -> Iterator[Bench]:
+    """A :class:`Bench` on a fresh embedded broker (free loopback port, own work dir), stopped after."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        broker = start_broker(port, os.path.join(workdir, "broker.log"))
+        try:
+            yield Bench(port, workdir)
+        finally:
+            broker.terminate()
+            broker.wait(10)
 
 class Bench:
     def __init__(self, port: int, workdir: str) -> None:

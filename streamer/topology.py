@@ -162,7 +162,6 @@ def create_app(settings: Settings) -> StreamerApp:
     reader = RecordReader(settings)
     assigned = asyncio.Event()
     batches, alert_counts, positions = BatchStats(), AlertCounts(), ConsumerPositions()
-    heap_settled: list[tuple[int, int, int]] = []
 
     async def send(effects: Effects) -> None:
         for write in effects.writes:
@@ -182,8 +181,7 @@ def create_app(settings: Settings) -> StreamerApp:
     @app.agent(source)
     async def monitor(stream: Any) -> None:
         await mirror.loaded.wait()  # references first, or models would start baselines they don't need
-        if not heap_settled:  # once per process (streamer/gc_tuning.py)
-            heap_settled.append(settle_heap())
+        settle_heap()  # the same thresholds each time the agent starts (streamer/gc_tuning.py)
         size, within_s = settings.batch_max_events, settings.batch_within_seconds
         # bulk_stream drains Faust's queue a batch at a time (Faust's take_events costs more per event than the pipeline)
         batches_in = bulk_stream.drain(stream, size, within_s) if settings.stream_drain == "bulk" else \

@@ -210,15 +210,15 @@ def _count(name: str, value: Any) -> int:
     return value
 
 
+_PLAIN_NUMBERS = (float, int)  # what orjson parses numbers to: checked first, as the common case
+
+
 def _numbers(name: str, values: Any) -> list[float]:
     """JSON numbers (not booleans, not text), as floats."""
     if not isinstance(values, list) or not all(
             type(v) in _PLAIN_NUMBERS or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values):
         raise ReferenceProfileError(f"column {name!r}: expected numbers")
     return [float(v) for v in values]
-
-
-_PLAIN_NUMBERS = (float, int)  # what orjson parses numbers to: checked first, as the common case
 
 
 def _counts(name: str, values: Any) -> np.ndarray:

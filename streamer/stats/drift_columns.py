@@ -221,7 +221,7 @@ def _column_metrics(columns: Sequence[Column], distances: dict[str, np.ndarray],
         "wasserstein_norm": np.where(spread, sketched / safe_std, math.nan),
         "wasserstein_binned_norm": np.where(spread & both, (inner + below + above) / safe_std, math.nan),
         "reference_noise_norm": np.where(spread, noise / safe_std, math.nan),
-        "count": None,
+        "count": win_count,
         "missing_share": np.where(total > 0, win_missing / np.where(total > 0, total, 1.0), math.nan),
         "mean": np.where(win_count > 0, win_mean, math.nan),
         "std": win_std,
@@ -230,8 +230,7 @@ def _column_metrics(columns: Sequence[Column], distances: dict[str, np.ndarray],
     }
     names = list(metrics)
     # clean(): infinities clipped to +-LARGEST, nan kept; then one tolist() per metric, not one float() per value.
-    values = [[float(w.count) for _, w, _ in columns] if v is None else
-              np.clip(v, -LARGEST, LARGEST).tolist() for v in metrics.values()]
+    values = [np.clip(v, -LARGEST, LARGEST).tolist() for v in metrics.values()]
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 

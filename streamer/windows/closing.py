@@ -10,7 +10,7 @@ with that baseline, as it would be one close at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -72,8 +72,8 @@ class WindowCloser:
         """Close ``windows`` (oldest first) at the next :meth:`flush`, which hands ``context`` back."""
         self._queued.append((key, state, windows, context))
 
-    def flush(self, now_s: float, effects: Effects) -> Iterator[tuple[bytes, ModelState, Any]]:
-        """Close every queued window; then yield each model whose windows closed, for its state write and status."""
+    def flush(self, now_s: float, effects: Effects) -> list[tuple[bytes, ModelState, Any]]:
+        """Close every queued window; the models whose windows closed, for their state write and status."""
         queued, self._queued = self._queued, []
         for round_index in range(max((len(windows) for _, _, windows, _ in queued), default=0)):
             closing = [(key, state, windows[round_index]) for key, state, windows, _ in queued
@@ -81,8 +81,7 @@ class WindowCloser:
             jobs = [self._job(state, window) for _, state, window in closing]
             for (key, state, window), job, summary in zip(closing, jobs, summarize_many(jobs), strict=True):
                 self._finish(key, state, window, job.reference, summary, now_s, effects)
-        for key, state, _, context in queued:
-            yield key, state, context
+        return [(key, state, context) for key, state, _, context in queued]
 
     def _job(self, state: ModelState, window: WindowAccumulator) -> SummaryJob:
         reference, source = self.reference_for(state)
