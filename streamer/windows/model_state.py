@@ -127,7 +127,7 @@ class ModelState:
         self.last_seen_wall_s = now_wall_s
         times = np.asarray(rows.timestamps_s, dtype=np.float64)
         starts = np.floor(times / rules.window_seconds) * rules.window_seconds
-        late = starts < self.closed_until_s
+        late = self._late_rows(times, starts, rules)
         n_late = int(late.sum())
         self.late_events += n_late
         self.events_total += len(rows) - n_late
@@ -137,9 +137,44 @@ class ModelState:
             window = self.open_windows.get(start)
             if window is None:
                 window = self.open_windows[start] = WindowAccumulator(start, start + rules.window_seconds)
-            part = rows if len(unique_starts) == 1 and not n_late else rows.select((starts == start).tolist())
+            part = rows if len(unique_starts) == 1 and not n_late else rows.select(((starts == start) & ~late).tolist())
             window.add(part, layout, rules.max_categories, rules.max_features)
         return n_late
+
+    def _late_rows(self, times: np.ndarray, starts: np.ndarray, rules: WindowRules) -> np.ndarray:
+        """Which rows are late, judged as if they had come one at a time in their order.
+
+        A row is late when its window closed before it came, and a window closes once the rows before
+        the row pushed the watermark past its end plus the lateness. So how the worker happened to
+        batch a model's rows (one row, or a backlog of thousands after a pause) never changes what is
+        counted. The vectorised check is exact unless a row is older than a window its batch made
+        due; only then are the rows walked one by one.
+        """
+        late = starts < self.closed_until_s
+        watermark_before = np.maximum.accumulate(np.concatenate(([self.watermark_s], times[:-1])))
+        # The newest window end that could have closed before each row: aligned, and passed by the lateness
+        # (the next aligned end too when rounding in the division hid it).
+        lateness, width = rules.allowed_lateness_seconds, rules.window_seconds
+        aligned = np.floor((watermark_before - lateness) / width) * width
+        could_close_until = np.where(aligned + width + lateness <= watermark_before, aligned + width, aligned)
+        if not np.any(~late & (starts < could_close_until)):
+            return late
+        return self._late_row_by_row(times, starts, rules)
+
+    def _late_row_by_row(self, times: np.ndarray, starts: np.ndarray, rules: WindowRules) -> np.ndarray:
+        late = np.zeros(len(times), dtype=bool)
+        open_starts, closed_until, watermark = set(self.open_windows), self.closed_until_s, self.watermark_s
+        for i, (time_s, start) in enumerate(zip(times.tolist(), starts.tolist(), strict=True)):
+            if start < closed_until:
+                late[i] = True
+            else:
+                open_starts.add(start)
+            watermark = max(watermark, time_s)
+            due = [s for s in open_starts if s + rules.window_seconds + rules.allowed_lateness_seconds <= watermark]
+            if due:
+                closed_until = max(closed_until, max(due) + rules.window_seconds)
+                open_starts.difference_update(due)
+        return late
 
     def due_windows(self, rules: WindowRules, now_wall_s: float,
                     idle_origin_s: float | None = -math.inf) -> list[WindowAccumulator]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamer.events.rows import PredictionRows
 from streamer.windows.accumulator import WindowAccumulator
@@ -32,7 +34,7 @@ def spans(windows: list[WindowAccumulator]) -> list[tuple[float, float, int]]:
 
 def test_windows_are_aligned_to_multiples_of_the_window_length():
     state = ModelState("fraud", "1")
-    ingest(state, T0 + 3.0, T0 + 13.0, T0 + 19.999, T0 + 20.0, 7.5)
+    ingest(state, 7.5, T0 + 3.0, T0 + 13.0, T0 + 19.999, T0 + 20.0)
     assert sorted(state.open_windows) == [0.0, T0, T0 + 10.0, T0 + 20.0]
     for start, window in state.open_windows.items():
         assert start % 10.0 == 0.0
@@ -184,3 +186,32 @@ def test_watermark_only_moves_forward(lateness):
     state.ingest(rows_at(T0 + 5.0), EMPTY_LAYOUT, rules, WALL)
     assert state.watermark_s == T0 + 30.0
     assert [w.start_s for w in state.due_windows(rules, WALL)] == [T0]
+
+
+def test_a_row_older_than_a_window_its_own_batch_closed_is_late():
+    # T0 + 25 passes window T0's end plus the lateness: T0 + 3, after it, is late even in the same batch.
+    state = ModelState("fraud", "1")
+    assert ingest(state, T0 + 5.0, T0 + 25.0, T0 + 3.0) == 1
+    assert (state.events_total, state.late_events) == (2, 1)
+    assert spans(state.due_windows(RULES, now_wall_s=WALL)) == [(T0, T0 + 10.0, 1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 60.0, allow_nan=False), min_size=1, max_size=40),
+       st.lists(st.integers(1, 40), min_size=1, max_size=40))
+def test_how_rows_are_batched_never_changes_what_is_counted_or_closed(offsets, batch_sizes):
+    """A worker that falls behind takes a model's rows in big batches; the counts must be those of one at a time."""
+    times = [T0 + o for o in offsets]
+
+    def run(sizes: list[int]) -> tuple[int, int, list[tuple[float, float, int]]]:
+        state, closed, i = ModelState("fraud", "1"), [], 0
+        for size in sizes:
+            if i < len(times):
+                ingest(state, *times[i : i + size])
+                closed += state.due_windows(RULES, now_wall_s=WALL)
+                i += size
+        return state.events_total, state.late_events, sorted(spans(closed + list(state.open_windows.values())))
+
+    one_at_a_time = run([1] * len(times))
+    assert run(batch_sizes + [len(times)]) == one_at_a_time
+    assert one_at_a_time[0] + one_at_a_time[1] == len(times)
