@@ -40,12 +40,12 @@ def drive(replay: Replay, batch_size: int = 2000, burst: cProfile.Profile | None
         return out
 
     def run(batch: list[Inbound]) -> float:
-        started = time.perf_counter()
+        started = time.process_time()
         for i in range(0, len(batch), batch_size):
             effects = pipeline.process(batch[i : i + batch_size])
             for write in effects.writes:
                 store[(write.table, write.key)] = write.value
-        return time.perf_counter() - started
+        return time.process_time() - started
 
     elapsed = run(records(list(replay_messages(replay))))
     if burst is not None or time_burst:

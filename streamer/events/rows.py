@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -133,8 +133,10 @@ class PredictionRows:
 
     def select(self, mask: list[bool]) -> PredictionRows:
         """The rows where ``mask`` is true."""
+        if len(mask) != len(self.timestamps_s):
+            raise ValueError(f"a mask of {len(mask)} for {len(self.timestamps_s)} rows")
         picked = PredictionRows.empty(self.model, self.version)
         for column in ("timestamps_s", "features", "predictions", "probas", "latencies_ms", "errors", "request_ids"):
             values = getattr(self, column)
-            setattr(picked, column, [value for value, keep in zip(values, mask, strict=True) if keep])
+            setattr(picked, column, list(compress(values, mask)))
         return picked

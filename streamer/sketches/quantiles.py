@@ -23,8 +23,8 @@ import numpy as np
 from streamer.errors import SketchMismatchError, StateFormatError
 
 
-def _retained(data: bytes, n: int) -> np.ndarray | None:
-    """The retained ``(item, weight)`` rows of a serialised KLL doubles sketch, in the sketch's own order.
+def _retained(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The retained items of a serialised KLL doubles sketch and their weights, in the sketch's own order.
 
     Reading the serialised form (DataSketches' KLL layout: an 8-byte preamble, then ``n``, ``min_k``
     and the level count, the level offsets, min and max, and the items level by level; an item of
@@ -34,8 +34,8 @@ def _retained(data: bytes, n: int) -> np.ndarray | None:
 
     >>> sketch = datasketches.kll_doubles_sketch(200)
     >>> sketch.update(np.array([3.0, 1.0, 2.0]))
-    >>> _retained(bytes(sketch.serialize()), 3).tolist()  # the sketch keeps level 0 newest first
-    [[2.0, 1.0], [1.0, 1.0], [3.0, 1.0]]
+    >>> [a.tolist() for a in _retained(bytes(sketch.serialize()), 3)]  # the sketch keeps level 0 newest first
+    [[2.0, 1.0, 3.0], [1.0, 1.0, 1.0]]
     """
     if len(data) < 20 or data[0] != 5 or data[1] != 1 or data[2] != 15 or data[6] != 8:
         return None
@@ -43,15 +43,17 @@ def _retained(data: bytes, n: int) -> np.ndarray | None:
     start = 20 + 4 * levels_count + 16
     if levels_count < 1 or len(data) < start or (len(data) - start) % 8:
         return None
-    levels = np.frombuffer(data, dtype="<u4", count=levels_count, offset=20).astype(np.int64)
     items = np.frombuffer(data, dtype="<f8", offset=start)
+    if int.from_bytes(data[8:16], "little") != n:
+        return None
+    if levels_count == 1:  # every item weighs 1 (a sketch still exact: fewer than about k items)
+        return (items, np.ones(len(items))) if len(items) == n else None
+    levels = np.frombuffer(data, dtype="<u4", count=levels_count, offset=20).astype(np.int64)
     sizes = np.diff(np.append(levels, levels[0] + len(items)))
     if np.any(sizes < 0):
         return None
     weights = np.repeat(np.exp2(np.arange(levels_count, dtype=np.float64)), sizes)
-    if int(weights.sum()) != n or int.from_bytes(data[8:16], "little") != n:
-        return None
-    return np.column_stack([items, weights])
+    return (items, weights) if int(weights.sum()) == n else None
 
 
 class QuantileSketch:
@@ -103,11 +105,16 @@ class QuantileSketch:
         if not self.n:
             return np.empty(0), np.empty(0)
         if self._items is None:  # iterating the sketch is slow; a reference's sketch never changes
-            pairs = _retained(bytes(self._kll.serialize()), self.n)
-            if pairs is None:  # a layout not read below: ask the sketch item by item
+            retained = _retained(bytes(self._kll.serialize()), self.n)
+            if retained is None:  # a layout not read above: ask the sketch item by item
                 pairs = np.array(list(self._kll), dtype=np.float64)
-            order = np.argsort(pairs[:, 0], kind="stable")
-            items, weights = pairs[order, 0], pairs[order, 1]
+                retained = pairs[:, 0], pairs[:, 1]
+            items, weights = retained
+            if len(items) == self.n:  # every weight 1: sorting the items is enough
+                items, weights = np.sort(items), np.ones(len(items))
+            else:
+                order = np.argsort(items, kind="stable")
+                items, weights = items[order], weights[order]
             items.setflags(write=False)
             weights.setflags(write=False)
             self._items = (items, weights)

@@ -33,10 +33,20 @@ HISTORY_WINDOWS = 20
 
 
 def median_mad(values: list[float] | np.ndarray) -> tuple[float, float]:
-    """Median and median absolute deviation."""
-    array = np.asarray(values, dtype=np.float64)
-    median = float(np.median(array))
-    return median, float(np.median(np.abs(array - median)))
+    """Median and median absolute deviation (numpy's figures; in plain Python, cheaper for a short series)."""
+    numbers = [float(v) for v in values]
+    if not numbers or any(v != v for v in numbers):  # empty, or NaN: numpy's answer (nan)
+        array = np.asarray(numbers, dtype=np.float64)
+        median = float(np.median(array))
+        return median, float(np.median(np.abs(array - median)))
+    median = _median(numbers)
+    return median, _median([abs(v - median) for v in numbers])
+
+
+def _median(numbers: list[float]) -> float:
+    ordered = sorted(numbers)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 class OpsHistory:

@@ -93,11 +93,13 @@ class WindowCloser:
                 summary: dict[str, Any], now_s: float, effects: Effects) -> None:
         summary.update(self.ground_truth.window_sections(state.model, state.version, window.start_s))
         summary.update(self.merges.section(key, window.start_s))
-        if reference is None and window.rows:
-            self._collect_baseline(state, window)
-            summary["baseline_progress"] = f"{state.baseline_windows}/{self.settings.baseline_windows}"
+        collecting = reference is None and window.rows > 0
+        if collecting:
+            summary["baseline_progress"] = f"{state.baseline_windows + 1}/{self.settings.baseline_windows}"
         full = summary["closed_by"] == "watermark" and state.last_window_end_s == window.start_s
         alerts = window_alerts(state, summary, window, full=full, settings=self.settings, now_s=now_s)
+        if collecting:  # last: the baseline takes the window over (no copy), and nothing reads the window after
+            self._collect_baseline(state, window)
         state.last_status = summary["status"]
         state.last_window_end_s = window.end_s
         self.counters.windows_closed += 1
@@ -108,7 +110,7 @@ class WindowCloser:
 
     def _collect_baseline(self, state: ModelState, window: WindowAccumulator) -> None:
         if state.baseline is None:
-            state.baseline = WindowAccumulator.from_bytes(window.to_bytes())
+            state.baseline = window
         else:
             state.baseline.merge(window)
         state.baseline_windows += 1
