@@ -55,6 +55,9 @@ STATUS_HEARTBEAT_SECONDS = 60.0
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
 OPEN_WINDOW_TIME_SHARE = 0.05
 TABLE_MODELS = "model_state"
+# A collected baseline's profile JSON per state key: written once, when it forms, instead of with every
+# state write (README, "A collected baseline is written once").
+TABLE_BASELINES = "model_baseline"
 TABLE_INDEX = "partition_models"
 
 
@@ -83,7 +86,7 @@ class Pipeline:
         self.merges = MergeStage(self.hot, settings.hot_model_wait_seconds, load)
         self.catch_up = CatchUp()  # no idle close nor silence while reading a backlog; fed by the topology
         self.closer = WindowCloser(settings, registry, self.rules, self.ground_truth, self.merges, self.counters,
-                                   self._emit)  # summaries, baselines and alerts of a batch's closes, together
+                                   self._emit, lambda key: load(TABLE_BASELINES, key))  # a batch's closes, together
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -309,7 +312,7 @@ class Pipeline:
         if shards.is_shard_key(key):  # a hot model's shard: its windows go to the merge stage, its status is the model's
             effects.messages += shards.partial_messages(self.hot, self.settings.topic_partials, key, state, closed)
             if closed or write:
-                effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), event.handle))
+                self._write_state(key, state, event.handle, effects)
             return
         if self.hot.count(state.model) > 1:
             reference = self.closer.reference_for(state)[0]
@@ -328,14 +331,24 @@ class Pipeline:
                       closed: bool, write: bool) -> None:
         """The model's state write and, when due, its status."""
         if closed or write:
-            effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), handle))
+            self._write_state(key, state, handle, effects)
         sent_s, events_total, late_events = self._status_sent.get(key, (-math.inf, -1, -1))
         changed = (events_total, late_events) != (state.events_total, state.late_events)
         if closed or (changed and now_s - sent_s >= STATUS_INTERVAL_SECONDS) or now_s - sent_s >= STATUS_HEARTBEAT_SECONDS:
             self._status_sent[key] = (now_s, state.events_total, state.late_events)
-            status = model_status(state, self.closer.reference_for(state)[1], now_s,
+            status = model_status(state, self.closer.reference_source(state), now_s,
                                   self._open_window_summaries(key, state, now_s))
             effects.messages.append(Outbound(self.settings.topic_status, key, orjson.dumps(status)))
+
+    def _write_state(self, key: bytes, state: ModelState, handle: Any, effects: Effects) -> None:
+        """The model's state record, preceded by its baseline profile the one time that is new to its table."""
+        if state.baseline_unstored_json is not None:
+            # Parsed and kept first: the table has the profile only once this batch's writes are carried out,
+            # and the rest of the batch may read it (closes of other rounds, open-window drift in the status).
+            self.closer.baseline(state)
+            effects.writes.append(StateWrite(TABLE_BASELINES, key, state.baseline_unstored_json, handle))
+            state.baseline_unstored_json = None
+        effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), handle))
 
     def _open_starts(self, model: str, version: str) -> set[float]:
         return set(self._state(state_key(model, version), model, version).open_windows)

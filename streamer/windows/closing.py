@@ -6,10 +6,16 @@ the same instant, and one :func:`~streamer.windows.summary.summarize_many` over 
 less than a summary per model. Closes go in rounds, the first due window of every model, then the
 second, so that a window closing right after the one that completed a model's baseline is compared
 with that baseline, as it would be one close at a time.
+
+A baseline profile, once formed, is written once to a table of its own (the pipeline writes
+``ModelState.baseline_unstored_json`` there with the model's next state write, once the closer holds it
+parsed) and read back from it through ``load_baseline`` when the closer no longer holds it (after an
+eviction or a restart).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -28,15 +34,19 @@ from streamer.windows.merge import MergeStage
 from streamer.windows.model_state import ModelState, WindowRules
 from streamer.windows.summary import SummaryJob, summarize_many
 
+log = logging.getLogger(__name__)
+
 Emit = Callable[[ModelState, Alert, Effects], None]
+LoadBaseline = Callable[[bytes], bytes | None]  # a model's stored baseline profile JSON by state key, or None
 
 
 class WindowCloser:
     def __init__(self, settings: Settings, registry: ReferenceRegistry, rules: WindowRules, ground_truth: GroundTruth,
-                 merges: MergeStage, counters: PipelineCounters, emit: Emit) -> None:
+                 merges: MergeStage, counters: PipelineCounters, emit: Emit, load_baseline: LoadBaseline) -> None:
         self.settings, self.registry, self.rules = settings, registry, rules
         self.ground_truth, self.merges, self.counters, self.emit = ground_truth, merges, counters, emit
-        self._baselines: dict[bytes, tuple[bytes, ReferenceProfile]] = {}  # per model: JSON, parsed profile
+        self.load_baseline = load_baseline
+        self._baselines: dict[bytes, ReferenceProfile] = {}  # per model with a formed baseline: its parsed profile
         self._queued: list[tuple[bytes, ModelState, list[WindowAccumulator], Any]] = []
 
     def forget(self) -> None:
@@ -49,15 +59,26 @@ class WindowCloser:
     # -- references ----------------------------------------------------------------------------
 
     def baseline(self, state: ModelState) -> ReferenceProfile | None:
-        """The profile of the baseline the model collected, parsed once per baseline."""
-        document = state.baseline_profile_json
-        if document is None:
+        """The profile of the baseline the model collected, read and parsed once while the model stays in memory."""
+        if not state.baseline_formed:
             return None
         key = state_key(state.model, state.version)
-        cached = self._baselines.get(key)
-        if cached is None or cached[0] is not document:
-            cached = self._baselines[key] = (document, ReferenceProfile.from_json(document))
-        return cached[1]
+        profile = self._baselines.get(key)
+        if profile is None:
+            document = state.baseline_unstored_json or self.load_baseline(key)
+            if document is None:
+                self._lost_baseline(state)
+                return None
+            profile = self._baselines[key] = ReferenceProfile.from_json(document)
+        return profile
+
+    @staticmethod
+    def _lost_baseline(state: ModelState) -> None:
+        """The state says a baseline formed, but its table has none: after a crash, the state record's write
+        reached its changelog and the baseline's did not. The model collects its baseline again."""
+        log.warning("model %s version %s: its baseline profile is not stored; collecting a new one",
+                    state.model, state.version)
+        state.baseline_formed, state.baseline_windows = False, 0
 
     def reference_for(self, state: ModelState) -> tuple[ReferenceProfile | None, str]:
         registered = self.registry.lookup(state.model, state.version)
@@ -65,6 +86,12 @@ class WindowCloser:
             return registered, "registered"
         baseline = self.baseline(state)
         return (baseline, "baseline") if baseline is not None else (None, "collecting")
+
+    def reference_source(self, state: ModelState) -> str:
+        """Where the model's reference comes from, as :meth:`reference_for` says, without reading the baseline."""
+        if self.registry.lookup(state.model, state.version) is not None:
+            return "registered"
+        return "baseline" if state.baseline_formed else "collecting"
 
     # -- closes --------------------------------------------------------------------------------
 
@@ -118,10 +145,13 @@ class WindowCloser:
             source = (f"baseline: {state.baseline_windows} window(s) from "
                       f"{format_timestamp(state.baseline.start_s)} to {format_timestamp(state.baseline.end_s)}")
             profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source, consume=True)
-            # Stored in the model's state record, written with every batch: compact, and without the KLL
-            # sketches unless a rule reads them (drift.sketch_wasserstein); a stored baseline was 70% of that record.
-            state.baseline_profile_json = profile.to_json(
+            # Compact, and without the KLL sketches unless a rule reads them (drift.sketch_wasserstein). Written
+            # once to the baseline table with the model's state write of this batch.
+            document = profile.to_json(
                 compact=True, quantile_sketches=self.settings.drift_policy(state.model).sketch_wasserstein)
-            state.baseline = None
+            state.baseline_unstored_json, state.baseline_formed, state.baseline = document, True, None
+            # Read from this JSON when next needed, so a model that stays in memory and one read back from the
+            # table compare with the same profile.
+            self._baselines.pop(state_key(state.model, state.version), None)
             for open_window in state.open_windows.values():
                 open_window.adopt_bins(profile.layout())

@@ -87,7 +87,11 @@ class ModelState:
         # Baseline collection for a model without a registered reference profile.
         self.baseline: WindowAccumulator | None = None
         self.baseline_windows = 0
-        self.baseline_profile_json: bytes | None = None
+        # A formed baseline's profile lives in its own table, written once (pipeline.TABLE_BASELINES), not in
+        # this record, which is rewritten with every batch. Until that write, the profile waits here: formed
+        # in this batch, or read from an older record that carried it inline.
+        self.baseline_formed = False
+        self.baseline_unstored_json: bytes | None = None
         self.last_status = "no_data"
         self.last_window_end_s: float | None = None
         # Operational baseline and alert follow-ups (optional in stored state: older state loads).
@@ -214,13 +218,16 @@ class ModelState:
             "offsets": {str(p): o for p, o in self.applied_offsets.items()},
             "marks": {str(p): list(m) for p, m in self.applied_marks.items()},
             "windows": list(self.open_windows), "baseline_windows": self.baseline_windows,
-            "has_baseline": self.baseline is not None, "status": self.last_status,
+            "has_baseline": self.baseline is not None, "baseline_formed": self.baseline_formed,
+            "status": self.last_status,
             "last_window_end": self.last_window_end_s,
             "ops": self.ops.to_dict(), "open_conditions": self.open_conditions, "missing_alert": self.missing_alert_id,
         }
         blobs = [w.to_bytes() for w in self.open_windows.values()]
         blobs.append(self.baseline.to_bytes() if self.baseline is not None else b"")
-        blobs.append(self.baseline_profile_json or b"")
+        # The slot that held the profile before it moved to its own table stays, empty: a worker of the
+        # previous release reads this record without failing (it sees no baseline and collects one again).
+        blobs.append(b"")
         return pack("model_state", 1, header, blobs)
 
     @classmethod
@@ -238,7 +245,11 @@ class ModelState:
         state.baseline_windows = header["baseline_windows"]
         if header["has_baseline"]:
             state.baseline = WindowAccumulator.from_bytes(blobs[n_windows])
-        state.baseline_profile_json = blobs[n_windows + 1] or None
+        if "baseline_formed" in header:
+            state.baseline_formed = header["baseline_formed"]
+        else:  # an older record, with the profile inline: it moves to the baseline table with the next write
+            state.baseline_unstored_json = blobs[n_windows + 1] or None
+            state.baseline_formed = state.baseline_unstored_json is not None
         state.last_status, state.last_window_end_s = header["status"], header["last_window_end"]
         state.ops = OpsHistory.from_dict(header.get("ops"))
         state.open_conditions = header.get("open_conditions") or {}

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamer.events.rows import PredictionRows
+from streamer.sketches.codec import pack, unpack
 from streamer.windows.accumulator import WindowAccumulator
 from streamer.windows.model_state import EMPTY_LAYOUT, ModelState, RecordMark, WindowRules
 
@@ -147,7 +148,7 @@ def test_round_trip_keeps_open_windows_baseline_and_counters():
     state.baseline = WindowAccumulator(T0 - 10.0, T0)
     state.baseline.add(rows_at(T0 - 5.0, T0 - 4.0), EMPTY_LAYOUT, 16)
     state.baseline_windows = 1
-    state.baseline_profile_json = b'{"format": "x"}'
+    state.baseline_formed, state.baseline_unstored_json = True, b'{"format": "x"}'
     state.last_status, state.last_window_end_s = "baseline", T0 + 10.0
 
     restored = ModelState.from_bytes(state.to_bytes())
@@ -163,7 +164,7 @@ def test_round_trip_keeps_open_windows_baseline_and_counters():
     assert restored.applied_offsets == {3: 41}
     assert restored.baseline is not None and restored.baseline.to_bytes() == state.baseline.to_bytes()
     assert restored.baseline_windows == 1
-    assert restored.baseline_profile_json == b'{"format": "x"}'
+    assert restored.baseline_formed and restored.baseline_unstored_json is None  # the profile is not in the record
     assert (restored.last_status, restored.last_window_end_s) == ("baseline", T0 + 10.0)
     # The restored state goes on exactly like the original.
     assert ingest(restored, T0 + 3.0) == 1
@@ -173,9 +174,46 @@ def test_round_trip_keeps_open_windows_baseline_and_counters():
 
 def test_round_trip_of_a_fresh_state():
     restored = ModelState.from_bytes(ModelState("m", "v").to_bytes())
-    assert restored.open_windows == {} and restored.baseline is None and restored.baseline_profile_json is None
+    assert restored.open_windows == {} and restored.baseline is None
+    assert not restored.baseline_formed and restored.baseline_unstored_json is None
     assert restored.watermark_s == restored.closed_until_s == restored.last_seen_wall_s == -math.inf
     assert restored.last_status == "no_data" and restored.last_window_end_s is None
+
+
+def older_record(state: ModelState, profile_json: bytes) -> bytes:
+    """``state`` as a worker wrote it before baselines had a table: the profile inline, no ``baseline_formed``."""
+    header, blobs = unpack(state.to_bytes(), "model_state", 1)
+    del header["baseline_formed"]
+    return pack("model_state", 1, header, [*blobs[:-1], profile_json])
+
+
+def test_the_record_does_not_carry_the_baseline_profile():
+    state = ModelState("fraud", "1")
+    ingest(state, T0 + 1.0)
+    without = len(state.to_bytes())
+    state.baseline_formed, state.baseline_unstored_json = True, b'{"format": "x", "features": {}}' * 100
+    assert b'"format"' not in state.to_bytes() and len(state.to_bytes()) == without - 1  # "true" for "false"
+    assert len(older_record(state, state.baseline_unstored_json)) > without + 3000
+
+
+def test_an_older_record_with_the_profile_inline_still_loads_and_hands_the_profile_on():
+    state = ModelState("fraud", "1")
+    ingest(state, T0 + 1.0, T0 + 12.0)
+    state.baseline_windows = 1
+    restored = ModelState.from_bytes(older_record(state, b'{"format": "x"}'))
+    assert restored.baseline_formed and restored.baseline_unstored_json == b'{"format": "x"}'
+    assert sorted(restored.open_windows) == [T0, T0 + 10.0] and restored.events_total == 2
+    never_formed = ModelState.from_bytes(older_record(ModelState("fraud", "1"), b""))
+    assert not never_formed.baseline_formed and never_formed.baseline_unstored_json is None
+
+
+def test_the_previous_release_reads_a_new_record_as_one_without_a_baseline():
+    # Its reader took the profile from the blob after the baseline accumulator's: that slot stays, empty.
+    state = ModelState("fraud", "1")
+    ingest(state, T0 + 1.0)
+    state.baseline_formed = True
+    header, blobs = unpack(state.to_bytes(), "model_state", 1)
+    assert blobs[len(header["windows"]) + 1] == b""
 
 
 @pytest.mark.parametrize("lateness", [0.0, 2.0])
