@@ -51,18 +51,53 @@ def update_rows(sketches: list[NumericSketch], matrix: np.ndarray) -> None:
     """
     whole = np.isfinite(matrix).all(axis=1)
     complete = matrix if whole.all() else matrix[whole]
-    stats: Iterator[tuple[np.ndarray, float, float, float, float]] = iter(())
+    stats: Iterator[tuple[np.ndarray, float, float, float, float, np.ndarray | None]] = iter(())
     if len(complete):
         means = complete.mean(axis=1)
         m2s = ((complete - means[:, None]) ** 2).sum(axis=1)
+        binned = _bin_counts_of_rows([s.edges for s, w in zip(sketches, whole.tolist(), strict=True) if w], complete)
         stats = zip(complete, means.tolist(), m2s.tolist(), complete.min(axis=1).tolist(),
-                    complete.max(axis=1).tolist(), strict=True)
+                    complete.max(axis=1).tolist(), binned, strict=True)
     for sketch, row, is_whole in zip(sketches, matrix, whole.tolist(), strict=True):
         if is_whole:
-            finite, mean, m2, low, high = next(stats)
-            sketch._add_finite(finite, mean, m2, low, high)  # noqa: SLF001
+            finite, mean, m2, low, high, counts = next(stats)
+            sketch._add_finite(finite, mean, m2, low, high, counts)  # noqa: SLF001
         else:
             sketch.update(row)
+
+
+#: Largest rows x values x edges compared at once by :func:`_bin_counts_of_rows` (booleans: bytes of memory).
+_BIN_MATRIX_CELLS = 1 << 20
+
+
+def _bin_counts_of_rows(edges: list[np.ndarray | None], rows: np.ndarray) -> list[np.ndarray | None]:
+    """:func:`bin_counts` of each row of ``rows`` over its own edges (None: no bins), in a few calls for all.
+
+    A window's columns are short (a model's share of a micro-batch), so per-column calls were mostly
+    call overhead; counting the edges at or below each value over a padded edge matrix is the same as
+    ``searchsorted(side="right")``. Long rows (where that matrix would be large) go one by one.
+    """
+    binned = [i for i, e in enumerate(edges) if e is not None]
+    out: list[np.ndarray | None] = [None] * len(edges)
+    if not binned:
+        return out
+    widths = [len(edges[i]) for i in binned]  # type: ignore[arg-type]
+    width = max(widths)
+    if len(binned) * rows.shape[1] * width > _BIN_MATRIX_CELLS:
+        for i in binned:
+            out[i] = bin_counts(rows[i], edges[i])  # type: ignore[arg-type]
+        return out
+    padded = np.full((len(binned), width), np.inf)
+    for j, i in enumerate(binned):
+        padded[j, : widths[j]] = edges[i]  # type: ignore[index]
+    values = rows[binned]
+    index = (values[:, :, None] >= padded[:, None, :]).sum(axis=2)
+    index -= values == padded[np.arange(len(binned)), np.asarray(widths) - 1][:, None]  # the last inner bin is closed
+    counts = np.bincount((index + (np.arange(len(binned)) * (width + 1))[:, None]).ravel(),
+                         minlength=len(binned) * (width + 1)).reshape(len(binned), width + 1)
+    for j, i in enumerate(binned):
+        out[i] = counts[j, : widths[j] + 1]
+    return out
 
 
 class NumericSketch:
@@ -99,11 +134,12 @@ class NumericSketch:
         batch_m2 = float(((finite - batch_mean) ** 2).sum())
         self._add_finite(finite, batch_mean, batch_m2, float(finite.min()), float(finite.max()))
 
-    def _add_finite(self, finite: np.ndarray, mean: float, m2: float, low: float, high: float) -> None:
-        """Add finite values whose mean, sum of squared deviations and extremes are computed already."""
+    def _add_finite(self, finite: np.ndarray, mean: float, m2: float, low: float, high: float,
+                    counts: np.ndarray | None = None) -> None:
+        """Add finite values whose mean, sum of squared deviations, extremes (and bin counts) are computed already."""
         self.memo.clear()
         if self.counts is not None and self.edges is not None:
-            self.counts += bin_counts(finite, self.edges)
+            self.counts += bin_counts(finite, self.edges) if counts is None else counts
         self._merge_moments(len(finite), mean, m2, low, high)
         self.quantiles.update(finite)
 

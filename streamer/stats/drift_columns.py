@@ -33,7 +33,7 @@ from scipy.special import kolmogorov, rel_entr
 from streamer.errors import SketchMismatchError
 from streamer.sketches.numeric import NumericSketch
 from streamer.stats.divergence import EMPTY_SHARE
-from streamer.stats.drift import LARGEST, coarse_key, coarsen, memoised
+from streamer.stats.drift import LARGEST, coarsen, memoised, reference_coarse_key
 from streamer.stats.hypothesis import (
     STEPHENS_MIN_N,
     _kstwo_sf,
@@ -46,7 +46,7 @@ Column = tuple[NumericSketch, NumericSketch, np.ndarray]
 
 def _coarse_index(reference: NumericSketch, mlrun_edges: np.ndarray) -> tuple[str, np.ndarray]:
     # The reduceat index of the fine bins into MLRun's, checked once per reference (coarsen checks it).
-    key = coarse_key(mlrun_edges)
+    key = reference_coarse_key(reference, mlrun_edges)
     assert reference.edges is not None and reference.counts is not None
     fine, counts = reference.edges, reference.counts
 
@@ -197,11 +197,10 @@ def _column_metrics(columns: Sequence[Column], distances: dict[str, np.ndarray],
                     ref_largest: np.ndarray, win_largest: np.ndarray) -> list[dict[str, float]]:
     """Every column's metrics dict, the per-column scalars gathered once and the arithmetic done on arrays."""
     floats = np.array([
-        (r.edges[0], r.edges[-1], r.counts[0], r.counts[-1], w.counts[0], w.counts[-1],  # type: ignore[index]
-         r.min, r.max, w.min, w.max, r.std, w.std, r.mean, w.mean, r.count, w.count, w.missing,
-         memoised(r, "noise", partial(_noise, r))) for r, w, _ in columns], dtype=np.float64).T
-    low, high, ref_below, ref_above, win_below, win_above, ref_min, ref_max, win_min, win_max = floats[:10]
-    std, win_std, ref_mean, win_mean, ref_count, win_count, win_missing, noise = floats[10:]
+        (*memoised(r, "scalars", partial(_reference_scalars, r)), w.counts[0], w.counts[-1],  # type: ignore[index]
+         w.min, w.max, w.std, w.mean, w.count, w.missing) for r, w, _ in columns], dtype=np.float64).T
+    low, high, ref_below, ref_above, ref_min, ref_max, std, ref_mean, ref_count, noise = floats[:10]
+    win_below, win_above, win_min, win_max, win_std, win_mean, win_count, win_missing = floats[10:]
     both = (n > 0) & (m > 0)
     safe_n, safe_m = np.where(n > 0, n, 1.0), np.where(m > 0, m, 1.0)
     with np.errstate(invalid="ignore"):
@@ -232,6 +231,12 @@ def _column_metrics(columns: Sequence[Column], distances: dict[str, np.ndarray],
     # clean(): infinities clipped to +-LARGEST, nan kept; then one tolist() per metric, not one float() per value.
     values = [np.clip(v, -LARGEST, LARGEST).tolist() for v in metrics.values()]
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _reference_scalars(r: NumericSketch) -> tuple[float, ...]:
+    """The reference's figures :func:`_column_metrics` reads, gathered once per reference (it never changes)."""
+    assert r.edges is not None and r.counts is not None
+    return (r.edges[0], r.edges[-1], r.counts[0], r.counts[-1], r.min, r.max, r.std, r.mean, r.count, _noise(r))
 
 
 def _noise(reference: NumericSketch) -> float:

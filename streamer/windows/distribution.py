@@ -13,7 +13,7 @@ import numpy as np
 
 from streamer.sketches.categorical import CategoricalSketch
 from streamer.sketches.numeric import NumericSketch
-from streamer.stats.drift import coarse_counts, coarse_key
+from streamer.stats.drift import coarse_counts, memoised, reference_coarse_key
 
 TOP_CATEGORIES = 12
 
@@ -28,9 +28,11 @@ def numeric_distribution(reference: NumericSketch, window: NumericSketch, mlrun_
     """
     assert reference.edges is not None and window.edges is not None
     assert reference.counts is not None and window.counts is not None
-    key = coarse_key(mlrun_edges)
-    return {"edges": np.asarray(mlrun_edges, dtype=np.float64).tolist(),
-            "reference": coarse_counts(reference, mlrun_edges, key).astype(int).tolist(),
+    key = reference_coarse_key(reference, mlrun_edges)
+    edges, reference_counts = memoised(reference, "distribution:" + key, lambda: (
+        np.asarray(mlrun_edges, dtype=np.float64).tolist(), coarse_counts(reference, mlrun_edges, key).astype(int).tolist()))
+    # Lists copied: a summary is a document of its own, never sharing a list with the next one.
+    return {"edges": list(edges), "reference": list(reference_counts),
             "window": coarse_counts(window, mlrun_edges, key).astype(int).tolist()}
 
 

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from streamer.sketches import numeric
 from streamer.sketches.numeric import NumericSketch, update_rows
 from streamer.windows.columns import update_sketches
 
@@ -41,3 +42,27 @@ def test_update_sketches_counts_non_finite_and_nulls_per_column() -> None:
     assert non_finite == {"b": 2}
     assert sketches["d"].count == 2  # a column of another length still counts
     assert sorted(sketches) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bin_counts_of_rows_equal_bin_counts_row_by_row(seed: int) -> None:
+    """Columns over edges of different lengths (and none), values on edges, on the last edge, beyond both ends."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    edges = [None if rng.random() < 0.2 else np.unique(rng.normal(size=int(rng.integers(2, 40))).round(1))
+             for _ in range(int(rng.integers(1, 8)))]
+    edges = [e if e is None or len(e) >= 2 else np.array([0.0, 1.0]) for e in edges]
+    rows = rng.normal(scale=2.0, size=(len(edges), n)).round(1)
+    for i, e in enumerate(edges):
+        if e is not None:
+            rows[i, : min(n, 3)] = [e[0], e[-1], e[len(e) // 2]][: min(n, 3)]
+    for cells in (1 << 20, 0):  # the padded matrix, and one call per row
+        monkey = pytest.MonkeyPatch()
+        monkey.setattr(numeric, "_BIN_MATRIX_CELLS", cells)
+        found = numeric._bin_counts_of_rows(edges, rows)
+        monkey.undo()
+        for e, row, counts in zip(edges, rows, found, strict=True):
+            if e is None:
+                assert counts is None
+            else:
+                assert counts.tolist() == numeric.bin_counts(row, e).tolist()
