@@ -55,9 +55,18 @@ STATUS_HEARTBEAT_SECONDS = 60.0
 OPEN_WINDOW_REFRESH_SECONDS = 5.0
 OPEN_WINDOW_TIME_SHARE = 0.05
 TABLE_MODELS = "model_state"
-# A collected baseline's profile JSON per state key: written once, when it forms, instead of with every
-# state write (README, "A collected baseline is written once").
-TABLE_BASELINES = "model_baseline"
+#: A collected baseline's profile JSON is kept in TABLE_MODELS under this prefix + the model's state key:
+#: written once, when it forms, instead of with every state write (README, "A collected baseline is written
+#: once"). The same table, so the same changelog partition: the profile's record precedes the state record
+#: that says it formed, and a recovery that restores the flag restores the profile. No model name starts
+#: with a NUL byte (streamer.events.fields.MODEL_NAME).
+BASELINE_KEY_PREFIX = b"\x00baseline\x1f"
+
+
+def baseline_key(key: bytes) -> bytes:
+    """Where the formed baseline profile of the model with state key ``key`` is kept in TABLE_MODELS."""
+    return BASELINE_KEY_PREFIX + key
+
 TABLE_INDEX = "partition_models"
 
 
@@ -86,7 +95,7 @@ class Pipeline:
         self.merges = MergeStage(self.hot, settings.hot_model_wait_seconds, load)
         self.catch_up = CatchUp()  # no idle close nor silence while reading a backlog; fed by the topology
         self.closer = WindowCloser(settings, registry, self.rules, self.ground_truth, self.merges, self.counters,
-                                   self._emit, lambda key: load(TABLE_BASELINES, key))  # a batch's closes, together
+                                   self._emit, lambda key: load(TABLE_MODELS, baseline_key(key)))  # a batch's closes, together
 
     def worker_report(self) -> dict[str, Any]:
         """Counters and cardinality limits of this replica, for the API."""
@@ -346,7 +355,7 @@ class Pipeline:
             # Parsed and kept first: the table has the profile only once this batch's writes are carried out,
             # and the rest of the batch may read it (closes of other rounds, open-window drift in the status).
             self.closer.baseline(state)
-            effects.writes.append(StateWrite(TABLE_BASELINES, key, state.baseline_unstored_json, handle))
+            effects.writes.append(StateWrite(TABLE_MODELS, baseline_key(key), state.baseline_unstored_json, handle))
             state.baseline_unstored_json = None
         effects.writes.append(StateWrite(TABLE_MODELS, key, state.to_bytes(), handle))
 

@@ -12,7 +12,7 @@
 Faust's windowed tables are not used: their windows expire by wall clock, fire for one partition
 only and never fire after recovery. Each model's windows live in one ``model_state`` table entry,
 written once per micro-batch under one of that model's events (which picks the changelog partition);
-a baseline the model collects goes once to ``model_baseline`` under the same event.
+a baseline the model collects goes once to the same table, under its own key and the same event.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from streamer.kafka.record_reader import RecordReader
 from streamer.labels.stage import TABLE_GROUND_TRUTH
 from streamer.notify.log import NotificationLog
 from streamer.notify.wiring import add_notifier
-from streamer.pipeline import TABLE_BASELINES, TABLE_INDEX, TABLE_MODELS, Pipeline
+from streamer.pipeline import TABLE_INDEX, TABLE_MODELS, Pipeline
 from streamer.reference.registry import ReferenceRegistry
 from streamer.web.api import Api
 from streamer.web.cluster_view import AlertLog, StatusBoard, WindowHistory
@@ -125,13 +125,11 @@ def create_app(settings: Settings) -> StreamerApp:
                "write_buffer_size": settings.rocksdb_write_buffer_mb * mb, "max_write_buffer_number": 2}
     states = app.Table(TABLE_MODELS, default=None, partitions=settings.partitions,
                        key_type=bytes, value_type=bytes, options=rocksdb)
-    baselines = app.Table(TABLE_BASELINES, default=None, partitions=settings.partitions,
-                          key_type=bytes, value_type=bytes, options=rocksdb)
     index = app.Table(TABLE_INDEX, default=None, partitions=settings.partitions,
                       key_type=bytes, value_type=bytes, options=rocksdb)
     ground_truth = app.Table(TABLE_GROUND_TRUTH, default=None, partitions=settings.partitions,
                              key_type=bytes, value_type=bytes, options=rocksdb)
-    tables = {TABLE_MODELS: states, TABLE_BASELINES: baselines, TABLE_INDEX: index, TABLE_GROUND_TRUTH: ground_truth}
+    tables = {TABLE_MODELS: states, TABLE_INDEX: index, TABLE_GROUND_TRUTH: ground_truth}
     hot = (settings.topic_partials,) if settings.hot_models else ()  # hot models' shard partials (windows/merge.py)
     if hot:
         tables[TABLE_PARTIALS] = app.Table(TABLE_PARTIALS, default=None, partitions=settings.partitions,

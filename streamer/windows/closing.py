@@ -146,7 +146,7 @@ class WindowCloser:
                       f"{format_timestamp(state.baseline.start_s)} to {format_timestamp(state.baseline.end_s)}")
             profile = ReferenceProfile.from_window(state.model, state.version, state.baseline, source, consume=True)
             # Compact, and without the KLL sketches unless a rule reads them (drift.sketch_wasserstein). Written
-            # once to the baseline table with the model's state write of this batch.
+            # once, under its own key, with the model's state write of this batch.
             document = profile.to_json(
                 compact=True, quantile_sketches=self.settings.drift_policy(state.model).sketch_wasserstein)
             state.baseline_unstored_json, state.baseline_formed, state.baseline = document, True, None

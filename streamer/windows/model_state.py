@@ -87,7 +87,7 @@ class ModelState:
         # Baseline collection for a model without a registered reference profile.
         self.baseline: WindowAccumulator | None = None
         self.baseline_windows = 0
-        # A formed baseline's profile lives in its own table, written once (pipeline.TABLE_BASELINES), not in
+        # A formed baseline's profile lives under its own key, written once (pipeline.baseline_key), not in
         # this record, which is rewritten with every batch. Until that write, the profile waits here: formed
         # in this batch, or read from an older record that carried it inline.
         self.baseline_formed = False
@@ -225,7 +225,7 @@ class ModelState:
         }
         blobs = [w.to_bytes() for w in self.open_windows.values()]
         blobs.append(self.baseline.to_bytes() if self.baseline is not None else b"")
-        # The slot that held the profile before it moved to its own table stays, empty: a worker of the
+        # The slot that held the profile before it moved to its own key stays, empty: a worker of the
         # previous release reads this record without failing (it sees no baseline and collects one again).
         blobs.append(b"")
         return pack("model_state", 1, header, blobs)
@@ -247,7 +247,7 @@ class ModelState:
             state.baseline = WindowAccumulator.from_bytes(blobs[n_windows])
         if "baseline_formed" in header:
             state.baseline_formed = header["baseline_formed"]
-        else:  # an older record, with the profile inline: it moves to the baseline table with the next write
+        else:  # an older record, with the profile inline: it moves to its own key with the next write
             state.baseline_unstored_json = blobs[n_windows + 1] or None
             state.baseline_formed = state.baseline_unstored_json is not None
         state.last_status, state.last_window_end_s = header["status"], header["last_window_end"]

@@ -1,4 +1,4 @@
-"""A collected baseline's profile: written once to its own table, not with every state write, and found again
+"""A collected baseline's profile: written once under its own key, not with every state write, and found again
 after an eviction, a restart, or in a record written before the table existed."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import orjson
 import pytest
 
 from streamer.batch import Effects, state_key
-from streamer.pipeline import TABLE_BASELINES, TABLE_MODELS
+from streamer.pipeline import BASELINE_KEY_PREFIX, TABLE_MODELS, baseline_key
 from streamer.reference.profile import ReferenceProfile
 from streamer.sketches.codec import pack, unpack
 from tests.unit.test_pipeline import SETTINGS, T0, Harness, event, window_events
 
 KEY = state_key("fraud", "1")
+BASELINE = (TABLE_MODELS, baseline_key(KEY))  # where the profile is stored
 
 
 class RecordingHarness(Harness):
@@ -28,11 +29,11 @@ class RecordingHarness(Harness):
         load = self.pipeline.load
 
         def counting(table: str, key: bytes) -> bytes | None:
-            self.baseline_reads += table == TABLE_BASELINES
+            self.baseline_reads += key.startswith(BASELINE_KEY_PREFIX)
             return load(table, key)
 
         self.pipeline.load = counting
-        self.pipeline.closer.load_baseline = lambda key: counting(TABLE_BASELINES, key)
+        self.pipeline.closer.load_baseline = lambda key: counting(TABLE_MODELS, baseline_key(key))
 
     def process(self, records: Any) -> Effects:
         effects = super().process(records)
@@ -40,7 +41,12 @@ class RecordingHarness(Harness):
         return effects
 
     def writes(self, table: str) -> list[bytes]:
-        return [w.value for effects in self.batches for w in effects.writes if w.table == table]
+        """The state records written to ``table`` (baseline profiles apart: :meth:`baseline_writes`)."""
+        return [w.value for effects in self.batches for w in effects.writes
+                if w.table == table and not w.key.startswith(BASELINE_KEY_PREFIX)]
+
+    def baseline_writes(self) -> list[bytes]:
+        return [w.value for effects in self.batches for w in effects.writes if w.key.startswith(BASELINE_KEY_PREFIX)]
 
 
 def without_parse_time(profile: ReferenceProfile) -> dict[str, Any]:
@@ -86,11 +92,13 @@ def shifted_window(h: Harness, start_s: float) -> dict[str, Any]:
 
 def test_the_baseline_goes_once_to_its_table_before_the_state_write_of_its_batch():
     h = closed_by_idleness(with_baseline())
-    assert len(h.writes(TABLE_BASELINES)) == 1
-    formed = next(e for e in h.batches if any(w.table == TABLE_BASELINES for w in e.writes))
-    tables = [(w.table, w.key) for w in formed.writes if w.key == KEY]
-    assert tables == [(TABLE_BASELINES, KEY), (TABLE_MODELS, KEY)]  # same batch, baseline first
-    profile, record = h.store[(TABLE_BASELINES, KEY)], h.store[(TABLE_MODELS, KEY)]
+    assert len(h.baseline_writes()) == 1
+    formed = next(e for e in h.batches if any(w.key == baseline_key(KEY) for w in e.writes))
+    tables = [(w.table, w.key) for w in formed.writes if w.key in (KEY, baseline_key(KEY))]
+    assert tables == [BASELINE, (TABLE_MODELS, KEY)]  # same batch and table (one changelog partition), baseline first
+    handles = {w.key: w.handle for w in formed.writes if w.key in (KEY, baseline_key(KEY))}
+    assert handles[KEY] is handles[baseline_key(KEY)]  # under the same event: the same partition
+    profile, record = h.store[BASELINE], h.store[(TABLE_MODELS, KEY)]
     assert profile.startswith(b'{"format":"streamer.reference/1"')
     assert unpack(record, "model_state", 1)[0]["baseline_formed"]
     assert not any(b"streamer.reference/1" in v for v in h.writes(TABLE_MODELS))
@@ -110,7 +118,7 @@ def test_an_evicted_model_reads_its_baseline_back_and_compares_with_the_same_pro
     assert h.baseline_reads == 1  # read once, then cached while the model is in memory
     assert without_parse_time(h.pipeline.closer._baselines[KEY]) == formed
     assert summary["reference"] == "baseline" and summary["drift"]["drifted_features"] == ["x"]
-    assert len(h.writes(TABLE_BASELINES)) == 1
+    assert len(h.baseline_writes()) == 1
     assert h.statuses()[-1]["reference"] == "baseline"
 
 
@@ -119,7 +127,7 @@ def test_a_restarted_worker_finds_the_baseline_in_its_table():
     again = restarted(h)
     summary = shifted_window(again, T0 + 20.0)
     assert summary["reference"] == "baseline" and summary["drift"]["drifted_features"] == ["x"]
-    assert again.writes(TABLE_BASELINES) == [] and again.baseline_reads == 1  # formed once, before the restart
+    assert again.baseline_writes() == [] and again.baseline_reads == 1  # formed once, before the restart
     assert again.statuses()[-1]["reference"] == "baseline"
 
 
@@ -134,22 +142,22 @@ def test_forget_drops_the_parsed_baselines_and_they_are_read_again():
 
 def test_a_record_with_the_profile_inline_still_loads_and_moves_it_to_the_table():
     h = closed_by_idleness(with_baseline())
-    profile = h.store[(TABLE_BASELINES, KEY)]
-    store = {k: v for k, v in h.store.items() if k[0] != TABLE_BASELINES}
+    profile = h.store[BASELINE]
+    store = {k: v for k, v in h.store.items() if k != BASELINE}
     store[(TABLE_MODELS, KEY)] = older_form(h.store[(TABLE_MODELS, KEY)], profile)
     again = restarted(h, store)
     summary = shifted_window(again, T0 + 20.0)
     assert summary["reference"] == "baseline" and summary["drift"]["drifted_features"] == ["x"]
     assert again.baseline_reads == 0  # taken from the record itself
-    assert again.writes(TABLE_BASELINES) == [profile]  # moved with the first state write, once
-    assert again.store[(TABLE_BASELINES, KEY)] == profile
+    assert again.baseline_writes() == [profile]  # moved with the first state write, once
+    assert again.store[BASELINE] == profile
     assert unpack(again.store[(TABLE_MODELS, KEY)], "model_state", 1)[0]["baseline_formed"] is True
 
 
 def test_a_baseline_whose_write_was_lost_in_a_crash_is_collected_again(caplog: pytest.LogCaptureFixture):
     h = closed_by_idleness(with_baseline())
     # The state record's write reached its changelog, the baseline table's did not.
-    store = {k: v for k, v in h.store.items() if k[0] != TABLE_BASELINES}
+    store = {k: v for k, v in h.store.items() if k != BASELINE}
     again = restarted(h, store)
     with caplog.at_level(logging.WARNING, logger="streamer.windows.closing"):
         again.send(window_events(T0 + 20.0, 400, seed=4), batch_size=100, advance_s=1.0)
@@ -158,7 +166,7 @@ def test_a_baseline_whose_write_was_lost_in_a_crash_is_collected_again(caplog: p
     first = next(w for w in again.windows() if w["window_start_s"] == T0 + 20.0)
     assert first["reference"] == "collecting" and first["baseline_progress"] == "1/1"
     assert summary["reference"] == "baseline" and summary["drift"]["drifted_features"] == ["x"]
-    assert len(again.writes(TABLE_BASELINES)) == 1 and (TABLE_BASELINES, KEY) in again.store
+    assert len(again.baseline_writes()) == 1 and BASELINE in again.store
 
 
 def test_an_older_record_moved_by_a_batch_of_redelivered_records_keeps_its_baseline(caplog: pytest.LogCaptureFixture):
@@ -166,12 +174,12 @@ def test_an_older_record_moved_by_a_batch_of_redelivered_records_keeps_its_basel
     # open window's drift against the baseline after that write, before the table has the profile.
     h = with_baseline()
     profile = h.pipeline.closer._baselines[KEY].to_json(compact=True, quantile_sketches=False)
-    store = {k: v for k, v in h.store.items() if k[0] != TABLE_BASELINES}
+    store = {k: v for k, v in h.store.items() if k != BASELINE}
     store[(TABLE_MODELS, KEY)] = older_form(h.store[(TABLE_MODELS, KEY)], profile)
     again = restarted(h, store)
     with caplog.at_level(logging.WARNING, logger="streamer.windows.closing"):
         again.process([again.record(event(T0 + 1.0, 0.0), offset=0)])
-    assert again.pipeline.counters.rows_duplicate == 1 and again.writes(TABLE_BASELINES) == [profile]
+    assert again.pipeline.counters.rows_duplicate == 1 and again.baseline_writes() == [profile]
     assert "not stored" not in caplog.text
     status = again.statuses()[-1]
     assert status["reference"] == "baseline" and status["open_windows"][0]["reference"] == "baseline"

@@ -19,7 +19,7 @@ def test_faust_current_event_is_a_context_variable() -> None:
 
 def test_the_app_declares_its_tables_agent_and_api(tmp_path) -> None:
     app = create_app(Settings(data_dir=str(tmp_path), partitions=4))
-    assert {"model_state", "model_baseline", "partition_models"} <= set(app.tables)
+    assert {"model_state", "partition_models"} <= set(app.tables)
     assert all(table.partitions == 4 for table in app.tables.values())
     assert app.api is not None
     assert isinstance(BlueprintManager([]), BlueprintManager)
